@@ -1,0 +1,62 @@
+"""JSON API for machines: the same checks and messages as the phone form."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from ..services import voting
+from ..services.ballots import ballot_view
+from .openapi import OPENAPI
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _error(error: voting.VotingError):
+    return jsonify(error=str(error), reason=error.reason), error.status
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(OPENAPI)
+
+
+@bp.get("/ballot/<code>")
+def ballot(code: str):
+    """The slip's rounds: for each, its state, whether this slip has voted, and — while it
+    is open — its targets and levels."""
+    try:
+        slip = voting.resolve(code)
+    except voting.VotingError as error:
+        return _error(error)
+    rounds = []
+    for item in voting.rounds_for(slip):
+        entry = {
+            "id": item.round.id,
+            "title": item.round.title,
+            "kind": item.round.kind,
+            "state": item.round.state.value,
+            "has_voted": item.has_voted,
+        }
+        if item.round.is_open:
+            view = ballot_view(item.round)
+            entry["targets"] = [
+                {"id": t.id, "kind": t.kind, "name": t.name, "unit": t.unit, "title": t.title, "levels": list(t.levels)}
+                for t in view.targets
+            ]
+        rounds.append(entry)
+    return jsonify(meeting={"id": slip.meeting_id, "title": slip.category.meeting.title}, category=slip.category.label, rounds=rounds)
+
+
+@bp.post("/ballot/<code>/rounds/<int:round_id>")
+def cast(code: str, round_id: int):
+    """Cast a ballot: ``{"marks": {"<target id>": 0-3 or null}}``; 201, 409 already voted."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("marks", {}), dict):
+        return jsonify(error="请求体应为 JSON 对象：{\"marks\": {\"对象编号\": 等次}}", reason="bad_request"), 400
+    try:
+        slip = voting.resolve(code)
+        voting.cast(slip, round_id, body.get("marks", {}))
+    except voting.VotingError as error:
+        return _error(error)
+    return jsonify(status="cast", message="投票成功"), 201

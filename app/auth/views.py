@@ -1,0 +1,57 @@
+"""Organizer log-in and log-out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from ..extensions import db, login_manager
+from ..models import Organizer
+from ..services import audit
+from .forms import LoginForm
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> Organizer | None:
+    return db.session.get(Organizer, int(user_id)) if user_id.isdigit() else None
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an open redirect would let a phishing link borrow our login page.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("organizer.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log an organizer in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("organizer.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(select(Organizer).where(Organizer.username == form.username.data.strip()))
+        if user is not None and user.check_password(form.password.data):
+            login_user(user)
+            audit.log(user.username, "organizer.login")
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")))
+        flash("用户名或密码不正确", "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Log out (a POST, so a link elsewhere cannot log you out)."""
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/")
+def home():
+    """The root sends organizers to their console and everyone else to the code entry."""
+    return redirect(url_for("organizer.index") if current_user.is_authenticated else url_for("voting.enter"))

@@ -1,0 +1,162 @@
+"""`flask --app wsgi …` commands: thin wrappers over the services."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Meeting, Organizer, Round, Slip, VoterCategory
+
+CLI_ACTOR = "cli"
+
+
+def _meeting(meeting_id: int) -> Meeting:
+    meeting = db.session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise click.ClickException(f"没有编号为 {meeting_id} 的会议")
+    return meeting
+
+
+def create_admin(username: str, password: str) -> Organizer:
+    from .services import audit
+
+    if len(password) < 8:
+        raise click.ClickException("密码至少 8 位")
+    user = db.session.scalar(select(Organizer).where(Organizer.username == username))
+    if user is None:
+        user = Organizer(username=username)
+        db.session.add(user)
+    user.set_password(password)
+    audit.log(CLI_ACTOR, "organizer.save", None, username=username)
+    db.session.commit()
+    return user
+
+
+def read_definition_file(path: str) -> dict:
+    """A meeting definition from .json or .xlsx (docs/import.md).
+
+    :raises click.ClickException: for an unreadable file.
+    """
+    from .services.spreadsheets import SheetFormatError, read_meeting_xlsx
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if path.lower().endswith(".xlsx"):
+        try:
+            return read_meeting_xlsx(data)
+        except SheetFormatError as error:
+            raise click.ClickException(str(error)) from None
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise click.ClickException(f"不是有效的 JSON 文件：{error}") from None
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("create-admin")
+    @click.argument("username")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+    def create_admin_command(username: str, password_stdin: bool) -> None:
+        """Create an organizer account (or reset its password)."""
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = click.prompt("密码", hide_input=True, confirmation_prompt=True)
+        create_admin(username, password)
+        click.echo(f"已保存管理员 {username}")
+
+    @app.cli.command("demo")
+    @click.option("--slips", default=30, show_default=True, help="Slips per category.")
+    @click.option("--if-empty", is_flag=True, help="Seed only when there is no meeting yet; else show the first one.")
+    def demo_command(slips: int, if_empty: bool) -> None:
+        """Seed a realistic demo meeting and print its id and URLs."""
+        from .services.demo import seed_demo
+        from .services.slips import public_base_url
+
+        existing = db.session.scalar(select(Meeting).order_by(Meeting.id)) if if_empty else None
+        meeting = existing or seed_demo(slips_per_category=slips)
+        base = public_base_url()
+        click.echo(f"演示会议{'（已存在）' if existing else '已创建'}：编号 {meeting.id}「{meeting.title}」")
+        click.echo(f"组织者页面：{base}/organizer/meetings/{meeting.id}")
+        click.echo(f"测评码 PDF：{base}/organizer/meetings/{meeting.id}/slips.pdf")
+        click.echo(f"手机投票入口：{base}/v")
+
+    meeting_group = click.Group("meeting", help="Meetings.")
+    app.cli.add_command(meeting_group)
+
+    @meeting_group.command("import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def import_command(path: str) -> None:
+        """Import a whole meeting from .xlsx or .json; prints the new meeting id."""
+        from .services.meetings import DefinitionError, import_definition
+
+        data = read_definition_file(path)
+        try:
+            meeting = import_definition(data, CLI_ACTOR)
+        except DefinitionError as error:
+            for line in error.errors:
+                click.echo(line, err=True)
+            raise click.ClickException(f"共 {len(error.errors)} 处错误，未导入任何内容") from None
+        click.echo(meeting.id)
+
+    @app.cli.command("slips")
+    @click.argument("meeting_id", type=int)
+    @click.option("--category", "-c", "category_code", required=True, help="Category code, e.g. A.")
+    @click.option("--count", "-n", type=int, required=True, help="How many new slips to issue.")
+    @click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, writable=True), required=True)
+    @click.option("--base-url", default=None, help="Address the QR codes carry (default: PUBLIC_BASE_URL or the LAN address).")
+    def slips_command(meeting_id: int, category_code: str, count: int, pdf_path: str, base_url: str | None) -> None:
+        """Issue N slips for a category and write them to an A4 PDF."""
+        from .services import documents
+        from .services import slips as slip_service
+
+        meeting = _meeting(meeting_id)
+        category = db.session.scalar(
+            select(VoterCategory).where(VoterCategory.meeting_id == meeting.id, VoterCategory.code == category_code.upper())
+        )
+        if category is None:
+            raise click.ClickException(f"会议 {meeting_id} 没有类别 {category_code}")
+        try:
+            issued = slip_service.issue(meeting, category, count, CLI_ACTOR)
+        except slip_service.SlipError as error:
+            raise click.ClickException(str(error)) from None
+        base = (base_url or slip_service.public_base_url()).rstrip("/")
+        pdf = documents.slip_sheet_pdf(meeting.title, slip_service.printable(meeting, issued, base), vote_url_hint=f"{base}/v")
+        with open(pdf_path, "wb") as fh:
+            fh.write(pdf)
+        for warning in slip_service.category_warnings(meeting):
+            click.echo(f"注意：{warning}", err=True)
+        click.echo(f"已生成 {count} 张测评码（类别 {category.label}），写入 {pdf_path}；二维码地址 {base}/v/…")
+
+    @app.cli.command("results")
+    @click.argument("meeting_id", type=int)
+    @click.option("--round", "round_id", type=int, default=None, help="Round id (default: every closed round).")
+    @click.option("--format", "fmt", type=click.Choice(["pdf", "xlsx", "json"]), required=True)
+    @click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), required=True)
+    def results_command(meeting_id: int, round_id: int | None, fmt: str, out_path: str) -> None:
+        """Write the 测评结果汇总表 of a round as PDF, XLSX or JSON."""
+        from .services.exports import report_bytes
+        from .services.results import round_report
+
+        meeting = _meeting(meeting_id)
+        rounds = [r for r in meeting.rounds if round_id is None or r.id == round_id]
+        if round_id is not None and not rounds:
+            raise click.ClickException(f"会议 {meeting_id} 没有轮次 {round_id}")
+        counted = [r for r in rounds if r.closed_dt is not None]
+        if not counted:
+            raise click.ClickException("还没有已结束的轮次：结束投票后才有结果")
+        if len(counted) > 1:
+            stem, ext = os.path.splitext(out_path)
+            paths = [f"{stem}-round{r.id}{ext}" for r in counted]
+        else:
+            paths = [out_path]
+        for round_, path in zip(counted, paths):
+            with open(path, "wb") as fh:
+                fh.write(report_bytes(round_report(round_), fmt))
+            click.echo(f"{round_.title}：{path}")

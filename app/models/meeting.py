@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from fractions import Fraction
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core.scales import KIND_LABELS, TARGET_KINDS, level_labels
+from ..core.scoring import ScoringPolicy
+from ..extensions import db
+from ._time import now_utc
+
+
+class StateError(Exception):
+    """An illegal lifecycle move; ``str()`` is the Chinese reason shown to the organizer."""
+
+
+class Meeting(db.Model):
+    """A 测评 meeting: its categories, targets, rounds and slips."""
+
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    held_on: Mapped[date | None]
+    place: Mapped[str] = mapped_column(String(200), default="")
+    expected_count: Mapped[int] = mapped_column(Integer)  # 应到人数 (R19)
+    present_count: Mapped[int | None] = mapped_column(Integer)  # 实到, entered at check-in
+    # R12: one stored value per level, best first.
+    value_0: Mapped[int] = mapped_column(default=100)
+    value_1: Mapped[int] = mapped_column(default=80)
+    value_2: Mapped[int] = mapped_column(default=60)
+    value_3: Mapped[int] = mapped_column(default=40)
+    abstain_as_zero: Mapped[bool] = mapped_column(Boolean, default=False)  # R13
+    quorum_num: Mapped[int] = mapped_column(default=2)  # R20: 实到 must exceed num/den of 应到
+    quorum_den: Mapped[int] = mapped_column(default=3)
+    created_dt: Mapped[datetime] = mapped_column(default=now_utc)
+
+    categories: Mapped[list[VoterCategory]] = relationship(
+        back_populates="meeting", order_by="VoterCategory.position", cascade="all, delete-orphan"
+    )
+    targets: Mapped[list[Target]] = relationship(
+        back_populates="meeting", order_by="Target.position", cascade="all, delete-orphan"
+    )
+    rounds: Mapped[list[Round]] = relationship(
+        back_populates="meeting", order_by="Round.position", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (CheckConstraint("expected_count > 0", name="expected_positive"),)
+
+    @property
+    def level_values(self) -> tuple[int, int, int, int]:
+        return (self.value_0, self.value_1, self.value_2, self.value_3)
+
+    @property
+    def scoring_policy(self) -> ScoringPolicy:
+        return ScoringPolicy(values=self.level_values, abstain_as_zero=self.abstain_as_zero)
+
+    @property
+    def quorum(self) -> Fraction:
+        return Fraction(self.quorum_num, self.quorum_den)
+
+
+class VoterCategory(db.Model):
+    """A category of voters (R14), e.g. A 领导班子成员 30%."""
+
+    __tablename__ = "voter_category"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(100))
+    weight: Mapped[Fraction] = mapped_column(Numeric(7, 3))  # percent
+    position: Mapped[int] = mapped_column(default=0)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="categories")
+
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "code", name="uq_voter_category_meeting_code"),
+        CheckConstraint("weight >= 0", name="weight_non_negative"),
+    )
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Target(db.Model):
+    """Who is graded: a leadership team (班子) or a leader (个人) of a unit."""
+
+    __tablename__ = "target"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    unit: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100), default="")  # empty for a team
+    title: Mapped[str] = mapped_column(String(100), default="")  # 职务
+    is_principal: Mapped[bool] = mapped_column(Boolean, default=False)  # 党政主要负责人 (R1)
+    position: Mapped[int] = mapped_column(default=0)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="targets")
+
+    __table_args__ = (CheckConstraint(f"kind IN {TARGET_KINDS!r}", name="kind_known"),)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.unit}领导班子" if self.kind == "team" else self.name
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS[self.kind]
+
+    @property
+    def levels(self) -> tuple[str, str, str, str]:
+        return level_labels(self.kind)
+
+
+class RoundState(enum.Enum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    PUBLISHED = "published"
+
+
+ROUND_STATE_LABELS = {
+    RoundState.DRAFT: "未开始",
+    RoundState.OPEN: "投票中",
+    RoundState.CLOSED: "已结束",
+    RoundState.PUBLISHED: "已公布",
+}
+
+
+class Round(db.Model):
+    """A round (轮次). Its state is derived from timestamps; ``cast_count`` is bumped in the
+    same transaction as every ballot insert (the guard against casting into a closed round,
+    and a cheap turnout figure)."""
+
+    __tablename__ = "round"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="evaluation")
+    title: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(default=0)
+    opened_dt: Mapped[datetime | None]
+    closed_dt: Mapped[datetime | None]
+    published_dt: Mapped[datetime | None]
+    cast_count: Mapped[int] = mapped_column(default=0)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="rounds")
+    round_targets: Mapped[list[RoundTarget]] = relationship(
+        order_by="RoundTarget.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def targets(self) -> list[Target]:
+        return [rt.target for rt in self.round_targets]
+
+    @property
+    def state(self) -> RoundState:
+        if self.published_dt:
+            return RoundState.PUBLISHED
+        if self.closed_dt:
+            return RoundState.CLOSED
+        if self.opened_dt:
+            return RoundState.OPEN
+        return RoundState.DRAFT
+
+    @property
+    def state_label(self) -> str:
+        return ROUND_STATE_LABELS[self.state]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is RoundState.OPEN
+
+    def open(self) -> None:
+        """Draft → open. Quorum (R20) is checked by the service, which knows 实到.
+
+        :raises StateError: when the round is not a draft or has no targets.
+        """
+        if self.state is not RoundState.DRAFT:
+            raise StateError(f"本轮{self.state_label}，不能再开始投票")
+        if not self.round_targets:
+            raise StateError("本轮没有测评对象，不能开始投票")
+        self.opened_dt = now_utc()
+
+    def close(self) -> None:
+        """Open → closed.
+
+        :raises StateError: when the round is not open.
+        """
+        if self.state is not RoundState.OPEN:
+            raise StateError(f"本轮{self.state_label}，不能结束投票")
+        self.closed_dt = now_utc()
+
+    def publish(self) -> None:
+        """Closed → published (R24).
+
+        :raises StateError: when the round is not closed.
+        """
+        if self.state is not RoundState.CLOSED:
+            raise StateError("投票结束后才能公布结果" if self.state is not RoundState.PUBLISHED else "结果已公布")
+        self.published_dt = now_utc()
+
+
+class RoundTarget(db.Model):
+    """The targets on a round's ballot, in ballot order."""
+
+    __tablename__ = "round_target"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("target.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    target: Mapped[Target] = relationship(lazy="joined")

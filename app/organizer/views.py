@@ -1,0 +1,326 @@
+"""The organizer's console: set up a meeting, print slips, run rounds, take results home."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Meeting, Round, RoundState, Slip, StateError
+from ..services import documents, meetings, slips as slip_service
+from ..services.exports import MIME_TYPES, report_bytes, report_filename
+from ..services.results import round_report
+from ..services.spreadsheets import SheetFormatError, meeting_template_xlsx, read_meeting_xlsx
+from .forms import (
+    CategoryForm,
+    EmptyForm,
+    ImportForm,
+    IssueSlipsForm,
+    MeetingForm,
+    PresentForm,
+    RoundForm,
+    TargetForm,
+    VoidSlipForm,
+)
+
+bp = Blueprint("organizer", __name__, url_prefix="/organizer")
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every organizer page needs a logged-in organizer."""
+
+
+def _actor() -> str:
+    return current_user.username
+
+
+def _meeting(meeting_id: int) -> Meeting:
+    return db.get_or_404(Meeting, meeting_id)
+
+
+def _round(round_id: int) -> Round:
+    return db.get_or_404(Round, round_id)
+
+
+def _download(data: bytes, filename: str, mimetype: str) -> Response:
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = _attachment(filename)
+    return response
+
+
+def _attachment(filename: str) -> str:
+    from urllib.parse import quote
+
+    return f"attachment; filename=\"download.{filename.rsplit('.', 1)[-1]}\"; filename*=UTF-8''{quote(filename)}"
+
+
+@bp.get("/")
+def index():
+    """All meetings, newest first, with the forms to create or import one."""
+    all_meetings = db.session.scalars(select(Meeting).order_by(Meeting.id.desc())).all()
+    return render_template("organizer/index.html", meetings=all_meetings, form=MeetingForm(), import_form=ImportForm())
+
+
+@bp.route("/meetings/new", methods=["GET", "POST"])
+def new_meeting():
+    """Create a meeting by form."""
+    form = MeetingForm()
+    if form.validate_on_submit():
+        meeting = meetings.create_meeting(
+            title=form.title.data,
+            held_on=form.held_on.data,
+            place=form.place.data or "",
+            expected_count=form.expected_count.data,
+            actor=_actor(),
+        )
+        flash("会议已创建，请添加测评人员类别和测评对象", "ok")
+        return redirect(url_for(".meeting", meeting_id=meeting.id))
+    return render_template("organizer/new_meeting.html", form=form), (400 if form.is_submitted() else 200)
+
+
+@bp.post("/meetings/import")
+def import_meeting():
+    """Import a whole meeting from .xlsx or .json: every bad row reported, nothing imported."""
+    form = ImportForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        upload = form.file.data
+        raw = upload.read()
+        try:
+            if upload.filename.lower().endswith(".xlsx"):
+                data = read_meeting_xlsx(raw)
+            else:
+                data = json.loads(raw.decode("utf-8-sig"))
+            meeting = meetings.import_definition(data, _actor())
+        except meetings.DefinitionError as error:
+            errors = error.errors
+        except SheetFormatError as error:
+            errors = [str(error)]
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            errors = ["不是有效的 JSON 文件（应为 UTF-8 编码）"]
+        else:
+            flash(f"已导入会议「{meeting.title}」", "ok")
+            return redirect(url_for(".meeting", meeting_id=meeting.id))
+    else:
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+    return render_template("organizer/import_errors.html", errors=errors, import_form=form), 400
+
+
+@bp.get("/import-template.xlsx")
+def import_template():
+    """The .xlsx template for importing a meeting."""
+    return _download(meeting_template_xlsx(), "测评会议导入模板.xlsx", MIME_TYPES["xlsx"])
+
+
+@bp.get("/meetings/<int:meeting_id>")
+def meeting(meeting_id: int):
+    """One meeting: set-up, slips, check-in and rounds on one page."""
+    m = _meeting(meeting_id)
+    return _meeting_page(m)
+
+
+def _meeting_page(m: Meeting, status: int = 200, **forms):
+    issue_form = forms.get("issue_form") or IssueSlipsForm()
+    issue_form.category_id.choices = [(c.id, c.label) for c in m.categories]
+    context = {
+        "meeting": m,
+        "slip_counts": slip_service.counts_by_category(m),
+        "warnings": slip_service.category_warnings(m),
+        "present": meetings.present_count(m),
+        "issued": meetings.issued_count(m),
+        "quorum_met": meetings.quorum_met(m),
+        "base_url": slip_service.public_base_url(),
+        "category_form": forms.get("category_form") or CategoryForm(),
+        "target_form": forms.get("target_form") or TargetForm(),
+        "round_form": forms.get("round_form") or RoundForm(),
+        "present_form": forms.get("present_form") or PresentForm(present=m.present_count),
+        "issue_form": issue_form,
+        "void_form": forms.get("void_form") or VoidSlipForm(),
+        "button_form": EmptyForm(),
+        "RoundState": RoundState,
+    }
+    return render_template("organizer/meeting.html", **context), status
+
+
+def _form_action(meeting_id: int, form, form_key: str, action, done: str):
+    """Run ``action(meeting)`` for a valid form and flash ``done``; otherwise show the page
+    again with the form's errors or the service's refusal."""
+    m = _meeting(meeting_id)
+    if not form.validate_on_submit():
+        return _meeting_page(m, 400, **{form_key: form})
+    try:
+        action(m)
+    except (StateError, slip_service.SlipError) as error:
+        flash(str(error), "error")
+        return _meeting_page(m, 409, **{form_key: form})
+    flash(done, "ok")
+    return redirect(url_for(".meeting", meeting_id=m.id))
+
+
+@bp.post("/meetings/<int:meeting_id>/categories")
+def add_category(meeting_id: int):
+    """Add a voter category (R14)."""
+    form = CategoryForm()
+    return _form_action(
+        meeting_id,
+        form,
+        "category_form",
+        lambda m: meetings.add_category(m, code=form.code.data, name=form.name.data, weight=form.weight.data, actor=_actor()),
+        "类别已添加",
+    )
+
+
+@bp.post("/meetings/<int:meeting_id>/targets")
+def add_target(meeting_id: int):
+    """Add a target (班子 or 个人)."""
+    form = TargetForm()
+    return _form_action(
+        meeting_id,
+        form,
+        "target_form",
+        lambda m: meetings.add_target(
+            m, kind=form.kind.data, unit=form.unit.data, name=form.name.data or "", title=form.title.data or "",
+            is_principal=form.is_principal.data, actor=_actor(),
+        ),
+        "测评对象已添加",
+    )
+
+
+@bp.post("/meetings/<int:meeting_id>/rounds")
+def add_round(meeting_id: int):
+    """Add a draft round."""
+    form = RoundForm()
+    return _form_action(
+        meeting_id, form, "round_form", lambda m: meetings.add_round(m, title=form.title.data, scope=form.scope.data, actor=_actor()), "轮次已添加"
+    )
+
+
+@bp.post("/meetings/<int:meeting_id>/present")
+def set_present(meeting_id: int):
+    """Record 实到 from check-in (empty: count the slips handed out)."""
+    form = PresentForm()
+    return _form_action(meeting_id, form, "present_form", lambda m: meetings.set_present(m, form.present.data, _actor()), "实到人数已保存")
+
+
+@bp.post("/meetings/<int:meeting_id>/slips")
+def issue_slips(meeting_id: int):
+    """Issue N slips for a category, then offer the PDF."""
+    m = _meeting(meeting_id)
+    form = IssueSlipsForm()
+    form.category_id.choices = [(c.id, c.label) for c in m.categories]
+    if not form.validate_on_submit():
+        return _meeting_page(m, 400, issue_form=form)
+    category = next(c for c in m.categories if c.id == form.category_id.data)
+    try:
+        slip_service.issue(m, category, form.count.data, _actor())
+    except slip_service.SlipError as error:
+        flash(str(error), "error")
+        return _meeting_page(m, 409, issue_form=form)
+    flash(f"已为「{category.label}」生成 {form.count.data} 张测评码，可下载 PDF 打印", "ok")
+    return redirect(url_for(".meeting", meeting_id=m.id))
+
+
+@bp.get("/meetings/<int:meeting_id>/slips.pdf")
+def slips_pdf(meeting_id: int):
+    """The A4 slip sheet of every usable slip (or one category's, ?category=A)."""
+    m = _meeting(meeting_id)
+    query = select(Slip).where(Slip.meeting_id == m.id, Slip.voided_dt.is_(None)).order_by(Slip.category_id, Slip.id)
+    code = request.args.get("category", "").strip().upper()
+    if code:
+        category = next((c for c in m.categories if c.code == code), None)
+        if category is None:
+            abort(404)
+        query = query.where(Slip.category_id == category.id)
+    issued = db.session.scalars(query).all()
+    if not issued:
+        flash("还没有可打印的测评码，请先生成", "error")
+        return redirect(url_for(".meeting", meeting_id=m.id))
+    return _slip_pdf_response(m, issued, f"测评码-{m.id}{'-' + code if code else ''}.pdf")
+
+
+def _slip_pdf_response(m: Meeting, issued: list[Slip], filename: str) -> Response:
+    base = slip_service.public_base_url()
+    pdf = documents.slip_sheet_pdf(m.title, slip_service.printable(m, issued, base), vote_url_hint=f"{base}/v")
+    return _download(pdf, filename, MIME_TYPES["pdf"])
+
+
+@bp.post("/meetings/<int:meeting_id>/slips/void")
+def void_slip(meeting_id: int):
+    """Void a slip by its code (lost or damaged) and optionally issue a replacement."""
+    m = _meeting(meeting_id)
+    form = VoidSlipForm()
+    if not form.validate_on_submit():
+        return _meeting_page(m, 400, void_form=form)
+    try:
+        slip = slip_service.find_by_code(form.code.data)
+    except Exception as error:  # noqa: BLE001  (codes.CodeError: show its message)
+        slip, message = None, str(error)
+    else:
+        message = "没有这个测评码"
+    if slip is None or slip.meeting_id != m.id:
+        form.code.errors.append(message if slip is None else "此测评码不属于本次会议")
+        return _meeting_page(m, 400, void_form=form)
+    try:
+        replacement = slip_service.void(slip, form.reason.data or "", _actor(), replace=form.replace.data)
+    except slip_service.SlipError as error:
+        form.code.errors.append(str(error))
+        return _meeting_page(m, 409, void_form=form)
+    if replacement is None:
+        flash("测评码已作废", "ok")
+        return redirect(url_for(".meeting", meeting_id=m.id))
+    flash("测评码已作废，并已补发新码：请下载打印", "ok")
+    return redirect(url_for(".meeting", meeting_id=m.id, replacement=replacement.id))
+
+
+@bp.get("/meetings/<int:meeting_id>/slips/<int:slip_id>.pdf")
+def slip_pdf(meeting_id: int, slip_id: int):
+    """One slip (a replacement) as a PDF page."""
+    m = _meeting(meeting_id)
+    slip = db.get_or_404(Slip, slip_id)
+    if slip.meeting_id != m.id or slip.is_void:
+        abort(404)
+    return _slip_pdf_response(m, [slip], f"补发测评码-{m.id}.pdf")
+
+
+@bp.post("/rounds/<int:round_id>/<any(open, close, publish):action>")
+def round_transition(round_id: int, action: str):
+    """Open, close or publish a round; refusals are explained (e.g. 未达到法定人数)."""
+    r = _round(round_id)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    step = {"open": meetings.open_round, "close": meetings.close_round, "publish": meetings.publish_round}[action]
+    try:
+        step(r, _actor())
+    except StateError as error:
+        flash(str(error), "error")
+    else:
+        flash({"open": "已开始投票", "close": "已结束投票，可查看结果", "publish": "结果已公布"}[action], "ok")
+    return redirect(url_for(".meeting", meeting_id=r.meeting_id) + f"#round-{r.id}")
+
+
+def _counted_round(round_id: int) -> Round:
+    r = _round(round_id)
+    if r.state in (RoundState.DRAFT, RoundState.OPEN):
+        abort(Response(render_template("error.html", code=409, message="投票结束后才能查看结果"), status=409))
+    return r
+
+
+@bp.get("/rounds/<int:round_id>/results")
+def results(round_id: int):
+    """The results of a closed round, as the organizer reads them before signing."""
+    report = round_report(_counted_round(round_id))
+    return render_template("organizer/results.html", report=report)
+
+
+@bp.get("/rounds/<int:round_id>/results.<any(pdf, xlsx, json):fmt>")
+def results_file(round_id: int, fmt: str):
+    """The 测评结果汇总表 as PDF, XLSX or JSON — the same report as the page."""
+    report = round_report(_counted_round(round_id))
+    return _download(report_bytes(report, fmt), report_filename(report, fmt), MIME_TYPES[fmt])
+

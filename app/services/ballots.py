@@ -1,0 +1,61 @@
+"""What a phone shows for a slip: its status, and the ballot as plain data (one source for
+the form pages and the JSON API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..models import Round, RoundState, Slip
+from .voting import rounds_for
+
+
+@dataclass(frozen=True)
+class TargetView:
+    id: int
+    kind: str
+    kind_label: str
+    name: str
+    unit: str
+    title: str
+    levels: tuple[str, str, str, str]
+
+
+@dataclass(frozen=True)
+class BallotView:
+    round_id: int
+    round_title: str
+    meeting_title: str
+    targets: tuple[TargetView, ...]
+
+
+def ballot_view(round_: Round) -> BallotView:
+    return BallotView(
+        round_id=round_.id,
+        round_title=round_.title,
+        meeting_title=round_.meeting.title,
+        targets=tuple(
+            TargetView(t.id, t.kind, t.kind_label, t.display_name, t.unit, t.title, t.levels) for t in round_.targets
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class SlipStatus:
+    ballot_round: Round | None  # the open round this slip can still vote in
+    title: str
+    message: str
+    waiting: bool  # something may change soon: the page should refresh itself
+
+
+def slip_status(slip: Slip) -> SlipStatus:
+    """Decide what the slip's page shows: the first open round it has not voted in; else
+    已投票，等待下一轮; else 等待投票开始; else 投票已全部结束."""
+    rounds = rounds_for(slip)
+    for item in rounds:
+        if item.round.state is RoundState.OPEN and not item.has_voted:
+            return SlipStatus(item.round, "", "", False)
+    if any(item.round.state is RoundState.OPEN for item in rounds):
+        return SlipStatus(None, "已投票", "您已完成本轮投票。已投票，等待下一轮。", True)
+    if any(item.round.state is RoundState.DRAFT for item in rounds):
+        return SlipStatus(None, "等待投票开始", "等待投票开始。主持人宣布开始后，本页会自动显示选票。", True)
+    return SlipStatus(None, "投票已结束", "本次会议的投票已全部结束，感谢参与。", False)

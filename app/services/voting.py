@@ -1,0 +1,192 @@
+"""Casting a ballot: one per slip per round, atomic and secret (R7, R13, R23).
+
+The cast is one transaction of three writes, in this order:
+
+1. ``UPDATE round SET cast_count = cast_count + 1 WHERE id = :r AND open`` — refuses a round
+   that is not open *at commit time*, and on PostgreSQL takes the round's row lock, so a close
+   waits for casts in flight and a cast after the close sees it;
+2. ``INSERT slip_use (slip_id, round_id)`` — its primary key is the database's guard of one
+   ballot per slip per round; a second cast fails here and the whole transaction rolls back;
+3. ``INSERT ballot`` and its marks under a random id, with no slip, time, address or device.
+
+Nothing is checked in Python and then written: the checks before the transaction only give
+precise messages; the guards are the UPDATE's WHERE clause and the primary key. A refused
+cast writes nothing, so no slip is consumed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..core import codes
+from ..core.scales import LEVEL_COUNT
+from ..extensions import db
+from ..models import Ballot, BallotMark, Round, RoundState, Slip, SlipUse
+from . import slips as slip_service
+
+ALREADY_VOTED = "此码本轮已投票"
+
+
+class VotingError(Exception):
+    """A refused cast or look-up. ``str()`` is the Chinese message for the voter; ``status``
+    the HTTP status for the API; ``reason`` a stable English key for machines."""
+
+    status = 400
+    reason = "bad_request"
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None):
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        if reason is not None:
+            self.reason = reason
+
+
+class UnknownCode(VotingError):
+    status, reason = 404, "unknown_code"
+
+
+class VoidSlip(VotingError):
+    status, reason = 403, "void_slip"
+
+
+class RoundNotOpen(VotingError):
+    status, reason = 409, "round_not_open"
+
+
+class AlreadyVoted(VotingError):
+    status, reason = 409, "already_voted"
+
+
+class InvalidBallot(VotingError):
+    status, reason = 422, "invalid_ballot"
+
+
+def resolve(text: str) -> Slip:
+    """The usable slip for a typed or scanned code.
+
+    :raises UnknownCode: malformed or unknown code; :raises VoidSlip: a voided slip.
+    """
+    try:
+        slip = slip_service.find_by_code(text)
+    except codes.CodeError as error:
+        raise UnknownCode(str(error)) from None
+    if slip is None:
+        raise UnknownCode("测评码无效，请核对后重新输入")
+    if slip.is_void:
+        raise VoidSlip("此测评码已作废，请向工作人员领取新的测评码")
+    return slip
+
+
+@dataclass(frozen=True)
+class SlipRound:
+    """A round as one slip sees it."""
+
+    round: Round
+    has_voted: bool
+
+
+def rounds_for(slip: Slip) -> list[SlipRound]:
+    """The slip's meeting's rounds, each with whether *this* slip has voted in it. Only the
+    slip's own holder sees this; progress of others is shown only in aggregate (R23)."""
+    voted = set(db.session.scalars(select(SlipUse.round_id).where(SlipUse.slip_id == slip.id)))
+    rounds = db.session.scalars(select(Round).where(Round.meeting_id == slip.meeting_id).order_by(Round.position)).all()
+    return [SlipRound(r, r.id in voted) for r in rounds]
+
+
+def open_round_for(slip: Slip, round_id: int) -> Round:
+    """The round to cast into, checked for a precise message (the cast re-checks atomically).
+
+    :raises RoundNotOpen, AlreadyVoted:
+    """
+    round_ = db.session.get(Round, round_id)
+    if round_ is None or round_.meeting_id != slip.meeting_id:
+        raise RoundNotOpen("没有这个投票轮次", status=404, reason="unknown_round")
+    if round_.state is RoundState.DRAFT:
+        raise RoundNotOpen("本轮投票尚未开始，请等待主持人宣布")
+    if round_.state is not RoundState.OPEN:
+        raise RoundNotOpen("本轮投票已结束")
+    if has_voted(slip, round_):
+        raise AlreadyVoted(ALREADY_VOTED)
+    return round_
+
+
+def has_voted(slip: Slip, round_: Round) -> bool:
+    return bool(db.session.scalar(select(exists().where(SlipUse.slip_id == slip.id, SlipUse.round_id == round_.id))))
+
+
+def check_marks(round_: Round, marks: Mapping) -> dict[int, int]:
+    """Validate marks against the round's ballot.
+
+    :param marks: target id → level index 0–3; None or a missing target is an abstention (R13).
+    :return: the non-abstention marks as ``{target_id: level}``.
+    :raises InvalidBallot: for a target not on this ballot or a level not on the scale.
+    """
+    if not isinstance(marks, Mapping):
+        raise InvalidBallot("选票格式不正确")
+    on_ballot = {rt.target_id for rt in round_.round_targets}
+    clean: dict[int, int] = {}
+    for raw_target, raw_level in marks.items():
+        target_id = _as_int(raw_target)
+        if target_id is None or target_id not in on_ballot:
+            raise InvalidBallot("选票上没有这个测评对象，请刷新页面后重新填写")
+        if raw_level is None or raw_level == "":
+            continue
+        level = _as_int(raw_level)
+        if level is None or not 0 <= level < LEVEL_COUNT:
+            raise InvalidBallot("评价等次不正确，请刷新页面后重新填写")
+        clean[target_id] = level
+    return clean
+
+
+def _as_int(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 10:
+        return int(value.strip())
+    return None
+
+
+def cast(slip: Slip, round_id: int, marks: Mapping, *, is_paper: bool = False) -> None:
+    """Cast one 测评 ballot for a slip in a round, atomically (see the module docstring).
+
+    :param marks: target id → level index (0 = 好/优秀 … 3 = 差/不称职), None = 弃权.
+    :raises VotingError: (a subclass) with the Chinese message; nothing was written.
+    """
+    if slip.is_void:
+        raise VoidSlip("此测评码已作废，请向工作人员领取新的测评码")
+    round_ = open_round_for(slip, round_id)
+    clean = check_marks(round_, marks)
+    slip_id, category_id = slip.id, slip.category_id
+    # End the read transaction of the checks above, so that the write transaction starts with
+    # a write (on SQLite it then waits for the lock instead of failing on a stale snapshot).
+    db.session.commit()
+    ballot_id = secrets.token_hex(16)
+    try:
+        bumped = db.session.execute(
+            update(Round)
+            .where(Round.id == round_id, Round.opened_dt.isnot(None), Round.closed_dt.is_(None))
+            .values(cast_count=Round.cast_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if bumped.rowcount != 1:
+            db.session.rollback()
+            raise RoundNotOpen("本轮投票已结束")
+        db.session.execute(insert(SlipUse).values(slip_id=slip_id, round_id=round_id))
+        db.session.execute(insert(Ballot).values(id=ballot_id, round_id=round_id, category_id=category_id, is_valid=True, is_paper=is_paper))
+        if clean:
+            db.session.execute(insert(BallotMark), [{"ballot_id": ballot_id, "target_id": t, "level": lv} for t, lv in clean.items()])
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AlreadyVoted(ALREADY_VOTED) from None
+    except BaseException:
+        db.session.rollback()
+        raise

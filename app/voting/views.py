@@ -1,0 +1,89 @@
+"""The attendee's phone pages: enter a code, fill the ballot, review, submit.
+
+No session and no cookie is used (cookies may be off in WeChat's browser): the slip code in
+the URL is the credential, and the ballot's marks travel in the form between the fill and the
+review steps. Every step is a plain form post, so the pages work without JavaScript.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from ..core import codes
+from ..services import voting
+from ..services.ballots import ballot_view, slip_status
+
+bp = Blueprint("voting", __name__)
+
+_MARK_FIELD = re.compile(r"^t(\d{1,9})$")
+
+
+def _message(title: str, message: str, status: int, *, code: str | None = None, refresh: bool = False):
+    return render_template("voting/message.html", title=title, message=message, code=code, refresh=refresh), status
+
+
+def _refusal(error: voting.VotingError, code: str | None = None):
+    return _message("无法投票", str(error), error.status, code=code)
+
+
+def _marks_from_form() -> dict[str, str]:
+    """Form fields ``t<target id>`` → level index as text ("" = 弃权)."""
+    return {m.group(1): value for key, value in request.form.items() if (m := _MARK_FIELD.match(key))}
+
+
+@bp.route("/v", methods=["GET", "POST"])
+def enter():
+    """Type the code printed on the slip (for phones that cannot scan)."""
+    error = None
+    if request.method == "POST":
+        try:
+            canonical = codes.normalize(request.form.get("code", ""))
+        except codes.CodeError as exc:
+            error = str(exc)
+        else:
+            return redirect(url_for(".slip", code=canonical))
+    return render_template("voting/enter.html", error=error, typed=request.form.get("code", "")), (400 if error else 200)
+
+
+@bp.get("/v/<code>")
+def slip(code: str):
+    """The slip's page: the ballot of the open round, or what to wait for."""
+    try:
+        s = voting.resolve(code)
+    except voting.VotingError as error:
+        return _refusal(error)
+    status = slip_status(s)
+    if status.ballot_round is None:
+        return _message(status.title, status.message, 200, code=code, refresh=status.waiting)
+    return render_template("voting/ballot.html", code=code, ballot=ballot_view(status.ballot_round), marks={}, error=None)
+
+
+@bp.post("/v/<code>/r/<int:round_id>")
+def submit(code: str, round_id: int):
+    """One post for three steps: ``review`` (check and show the choices), ``edit`` (back to
+    the ballot with the choices kept) and ``submit`` (cast)."""
+    try:
+        s = voting.resolve(code)
+        round_ = voting.open_round_for(s, round_id)
+    except voting.VotingError as error:
+        return _refusal(error, code)
+    marks = _marks_from_form()
+    view = ballot_view(round_)
+    action = request.form.get("action", "review")
+    try:
+        clean = voting.check_marks(round_, marks)
+    except voting.InvalidBallot as error:
+        return render_template("voting/ballot.html", code=code, ballot=view, marks={}, error=str(error)), error.status
+    if action == "edit":
+        return render_template("voting/ballot.html", code=code, ballot=view, marks=clean, error=None)
+    if action != "submit":
+        return render_template("voting/review.html", code=code, ballot=view, marks=clean)
+    try:
+        voting.cast(s, round_id, clean)
+    except voting.InvalidBallot as error:
+        return render_template("voting/ballot.html", code=code, ballot=view, marks=clean, error=str(error)), error.status
+    except voting.VotingError as error:
+        return _refusal(error, code)
+    return _message("投票成功", "您的选票已提交，感谢参与。已投票，等待下一轮。", 200, code=code, refresh=True)

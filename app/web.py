@@ -1,0 +1,48 @@
+"""Response headers, error pages and template helpers shared by every blueprint."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_web(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        # No inline scripts anywhere, so the policy can forbid them; no page may frame us.
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # Voting URLs carry the slip code: never send them on as a referrer.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.blueprint in ("voting", "api") and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def error_page(code: int, message: str):
+        def handler(_error):
+            if wants_json():
+                return jsonify(error=message), code
+            return render_template("error.html", code=code, message=message), code
+
+        return handler
+
+    app.register_error_handler(400, error_page(400, "请求有误，请返回重试"))
+    app.register_error_handler(403, error_page(403, "没有权限"))
+    app.register_error_handler(404, error_page(404, "页面不存在"))
+    app.register_error_handler(405, error_page(405, "不支持此操作"))
+    app.register_error_handler(413, error_page(413, "文件太大"))
+    app.register_error_handler(500, error_page(500, "服务器出错，请稍后重试或联系工作人员"))
+
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error):
+        return render_template("error.html", code=400, message="页面已过期或缺少安全令牌，请返回刷新后重试"), 400
