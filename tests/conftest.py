@@ -2,8 +2,9 @@
 
 The suite runs on SQLite by default and on PostgreSQL when ``CEPING_TEST_DATABASE_URL`` is
 set (``run.sh test`` runs both). The schema always comes from the Alembic migrations: on
-SQLite a migrated template file is copied for each test; on PostgreSQL the schema is
-migrated once per session and every table is truncated after each test.
+SQLite a migrated template file is copied for each test; on PostgreSQL each test session
+migrates a schema of its own (so two runs on one database cannot collide) and every table is
+truncated after each test.
 
 If PostgreSQL is asked for but unreachable, the run fails under ``CI=true`` and is skipped
 with a clear message elsewhere.
@@ -34,9 +35,14 @@ def pytest_report_header(config):
     return f"database: {'PostgreSQL ' + _normalized_pg_url() if PG_URL else 'SQLite (a migrated file per test)'}"
 
 
+PG_SCHEMA = f"ceping_test_{os.getpid()}"
+
+
 def _make_config(url: str, instance: str) -> type[TestConfig]:
     class _Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = url
+        if url.startswith("postgresql"):
+            SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "connect_args": {"options": f"-csearch_path={PG_SCHEMA}"}}
 
     os.environ["CEPING_INSTANCE_PATH"] = instance
     return _Config
@@ -58,22 +64,26 @@ def database_template(tmp_path_factory):
     instance = str(tmp_path_factory.mktemp("instance"))
     if PG_URL:
         url = _normalized_pg_url()
+        engine = create_engine(url)
         try:
-            engine = create_engine(url)
             with engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-            engine.dispose()
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+                conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
         except Exception as error:  # noqa: BLE001
+            engine.dispose()
             message = f"PostgreSQL at {url} is unreachable: {error}"
             if IS_CI:
                 pytest.exit(message + " (CI=true: PostgreSQL tests must run)", returncode=1)
             pytest.skip(message + " — PostgreSQL tests skipped on this machine")
         _migrate(url, instance)
-        return url
+        yield url
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        engine.dispose()
+        return
     path = os.path.join(instance, "template.sqlite3")
     _migrate("sqlite:///" + path, instance)
-    return path
+    yield path
 
 
 def _truncate_all() -> None:

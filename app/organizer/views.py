@@ -179,6 +179,11 @@ def add_category(meeting_id: int):
 def add_target(meeting_id: int):
     """Add a target (班子 or 个人)."""
     form = TargetForm()
+    if form.validate_on_submit() and form.kind.data == "person" and not (form.name.data or "").strip():
+        # TargetForm.validate_name never runs on an empty name (the field's Optional() ends
+        # its validator chain), and a nameless person would reach the ballot: check it here.
+        form.name.errors.append("个人测评对象须填写姓名")
+        return _meeting_page(_meeting(meeting_id), 400, target_form=form)
     return _form_action(
         meeting_id,
         form,

@@ -20,7 +20,7 @@ from ..core.scales import PERSON, TEAM
 from ..extensions import db
 from ..models import Meeting, Round, RoundState, RoundTarget, Slip, StateError, Target, VoterCategory
 from ..models._time import now_utc
-from . import audit
+from . import audit, secrecy
 
 KIND_WORDS = {TEAM: "班子", PERSON: "个人"}
 ROUND_SCOPES = {"team": "班子", "person": "个人", "all": "全部"}
@@ -322,7 +322,7 @@ def open_round(round_: Round, actor: str) -> None:
 
 def close_round(round_: Round, actor: str) -> None:
     """Open → closed. From the commit on, no cast succeeds (the cast's conditional UPDATE
-    sees ``closed_dt``).
+    sees ``closed_dt``). Then the storage order of ballots is erased (R23, services.secrecy).
 
     :raises StateError: when the round is not open.
     """
@@ -330,6 +330,7 @@ def close_round(round_: Round, actor: str) -> None:
     _commit_transition(
         round_, Round.opened_dt.isnot(None) & Round.closed_dt.is_(None), {"closed_dt": round_.closed_dt}, actor, "round.close"
     )
+    secrecy.erase_arrival_order()
 
 
 def publish_round(round_: Round, actor: str) -> None:

@@ -217,3 +217,27 @@ def test_stored_data_does_not_pair_uses_with_ballots(app, make_meeting, codes_of
     assert all(len(i) == 32 for i in ids_in_storage_order)
     # Storage order is key order (random ids), unrelated to arrival order.
     assert ids_in_storage_order == sorted(ids_in_storage_order) or db.engine.dialect.name != "sqlite"
+
+
+def test_closing_erases_arrival_order_from_storage(app, make_meeting, codes_of):
+    """R23: after the close, ballots sit in random-id order and slip uses in slip order, also
+    physically (PostgreSQL ctid); on SQLite the WAL is emptied."""
+    meeting = make_meeting(open=True)
+    round_ = meeting.rounds[0]
+    all_codes = codes_of(meeting)
+    for code in reversed(all_codes[:25]):  # arrival order opposite to slip order
+        voting.cast(voting.resolve(code), round_.id, {round_.targets[0].id: 1})
+    meetings.close_round(round_, "test")
+    if db.engine.dialect.name == "postgresql":
+        ballot_ids = list(db.session.scalars(db.text("SELECT id FROM ballot ORDER BY ctid")))
+        assert ballot_ids == sorted(ballot_ids)
+        uses = list(db.session.scalars(db.text("SELECT slip_id FROM slip_use ORDER BY ctid")))
+        assert uses == sorted(uses)
+        marks = list(db.session.scalars(db.text("SELECT ballot_id FROM ballot_mark ORDER BY ctid")))
+        assert marks == sorted(marks)
+    else:
+        import os
+
+        wal = db.engine.url.database + "-wal"
+        assert not os.path.exists(wal) or os.path.getsize(wal) == 0
+    assert counts()[:2] == (25, 25)

@@ -1,0 +1,199 @@
+"""Benchmark: a burst of ballots through the JSON API against gunicorn (2 workers × 16
+threads, gthread), as documented for production in docs/deploy.md.
+
+    .venv/bin/python bench/cast_burst.py [--db sqlite|postgresql] [--slips 500] [--targets 30] [--clients 1,16,64]
+
+Seeds a meeting with N slips and a T-target round, starts gunicorn on 127.0.0.1, and casts
+every slip's ballot once per concurrency level (a fresh round each time), reporting ballots/s
+and latency percentiles. Each ballot marks every target. Loopback only; bounded in count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench._common import record  # noqa: E402
+
+SECRET = "bench-secret-key"
+PG_SERVER = os.environ.get("CEPING_BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
+PG_DATABASE = "ceping_bench"  # its own database: the benchmark drops and re-creates its schema
+
+
+def pg_url() -> str:
+    """Create the benchmark's database if needed and return its SQLAlchemy URL."""
+    import psycopg
+
+    with psycopg.connect(PG_SERVER + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)).fetchone():
+            conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+    return PG_SERVER.replace("postgresql://", "postgresql+psycopg://", 1) + "/" + PG_DATABASE
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed(url: str, instance: str, slips: int, targets: int, rounds: int) -> tuple[list[str], list[int], list[int]]:
+    os.environ["SECRET_KEY"] = SECRET
+    os.environ["DATABASE_URL"] = url
+    os.environ["CEPING_INSTANCE_PATH"] = instance
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from app import create_app
+    from app.extensions import db
+    from app.services import meetings, slips as slip_service
+
+    app = create_app()
+    with app.app_context():
+        if url.startswith("postgresql"):
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        definition = {
+            "title": "基准测试会议",
+            "expected": slips,
+            "categories": [{"code": "A", "name": "甲", "weight": 30}, {"code": "B", "name": "乙", "weight": 40}, {"code": "C", "name": "丙", "weight": 30}],
+            "targets": [{"kind": "person", "unit": f"单位{i}", "name": f"对象{i}", "title": "局长"} for i in range(targets)],
+            "rounds": [{"title": f"第{i + 1}轮", "targets": "all"} for i in range(rounds)],
+        }
+        meeting = meetings.import_definition(definition, "bench")
+        per = slips // 3
+        issued = []
+        for i, category in enumerate(meeting.categories):
+            issued += slip_service.issue(meeting, category, per if i < 2 else slips - 2 * per, "bench")
+        codes = [slip_service.code_of(s) for s in issued]
+        round_ids = [r.id for r in meeting.rounds]
+        target_ids = [t.id for t in meeting.targets]
+        db.session.remove()
+        db.engine.dispose()
+    return codes, round_ids, target_ids
+
+
+def open_round(round_id: int) -> None:
+    from app import create_app
+    from app.extensions import db
+    from app.models import Round
+    from app.services import meetings
+
+    app = create_app()
+    with app.app_context():
+        meetings.open_round(db.session.get(Round, round_id), "bench")
+        db.session.remove()
+        db.engine.dispose()
+
+
+def burst(port: int, codes: list[str], round_id: int, target_ids: list[int], clients: int) -> tuple[float, list[float], list[str]]:
+    queue = list(codes)
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                code = queue.pop()
+            body = json.dumps({"marks": {str(t): (i + len(code)) % 4 for i, t in enumerate(target_ids)}})
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", f"/api/v1/ballot/{code}/rounds/{round_id}", body, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException) as error:
+                status = repr(error)
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            elapsed = time.perf_counter() - t0
+            with lock:
+                latencies.append(elapsed)
+                if status != 201:
+                    errors.append(str(status))
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, latencies, errors
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--slips", type=int, default=500)
+    parser.add_argument("--targets", type=int, default=30)
+    parser.add_argument("--clients", default="1,16,64")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.clients.split(",")]
+
+    instance = tempfile.mkdtemp(prefix="ceping-bench-")
+    url = "sqlite:///" + os.path.join(instance, "bench.sqlite3") if args.db == "sqlite" else pg_url()
+    codes, round_ids, target_ids = seed(url, instance, args.slips, args.targets, len(levels))
+    port = free_port()
+    env = dict(os.environ, SECRET_KEY=SECRET, DATABASE_URL=url, CEPING_INSTANCE_PATH=instance)
+    server = subprocess.Popen(
+        [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--no-control-socket", "-w", "2", "-k", "gthread", "--threads", "16",
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT, env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/v")
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(1.0)  # let both workers finish booting
+        lines = [
+            f"{args.slips} ballots × {args.targets} targets per level, JSON API, gunicorn 2 workers × 16 threads (gthread), {args.db}",
+            "",
+            "| clients | ballots/s | p50 ms | p95 ms | p99 ms | max ms | errors |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for clients, round_id in zip(levels, round_ids):
+            open_round(round_id)
+            seconds, latencies, errors = burst(port, codes, round_id, target_ids, clients)
+            ms = [x * 1000 for x in latencies]
+            lines.append(
+                f"| {clients} | {len(latencies) / seconds:.0f} | {statistics.median(ms):.1f} | {pct(ms, 95):.1f} | {pct(ms, 99):.1f} | {max(ms):.1f} | {len(errors)} |"
+            )
+            if errors:
+                lines.append(f"|  | errors: {sorted(set(errors))[:5]} |  |  |  |  |  |")
+        record(f"Ballot burst ({args.db})", lines)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Run every benchmark and append the figures to docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+$PY bench/slips_pdf.py 12 200 1000
+$PY bench/cast_burst.py --db sqlite --slips 500
+$PY bench/cast_burst.py --db postgresql --slips 500
+$PY bench/page_size.py
