@@ -122,6 +122,11 @@ def register_cli(app: Flask) -> None:
         )
         if category is None:
             raise click.ClickException(f"会议 {meeting_id} 没有类别 {category_code}")
+        # Check where the PDF goes before issuing: slips issued but never printed would still
+        # count as handed out (实到, R19/R20) until someone voided them.
+        folder = os.path.dirname(os.path.abspath(pdf_path))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise click.ClickException(f"无法写入 PDF：目录 {folder} 不存在或不可写，未生成测评码")
         try:
             issued = slip_service.issue(meeting, category, count, CLI_ACTOR)
         except slip_service.SlipError as error:

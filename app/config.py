@@ -40,6 +40,7 @@ class Config:
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE") == "1"
     REMEMBER_COOKIE_HTTPONLY = True
     WTF_CSRF_TIME_LIMIT = None  # an organizer console stays open through a whole meeting
+    WTF_I18N_ENABLED = False  # WTForms' own Chinese catalogue, see app/forms.py
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # the largest import file we accept
     TESTING = False
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+#: Ids are INTEGER columns (32 bits on PostgreSQL); <int:…> in a URL has no upper bound.
+MAX_ID = 2**31 - 1
 
 
 def wants_json() -> bool:
@@ -15,6 +17,17 @@ def wants_json() -> bool:
 
 
 def register_web(app: Flask) -> None:
+    @app.url_value_preprocessor
+    def ids_in_range(_endpoint, values):
+        # An id beyond the column's range cannot exist, but the database raises (out of range)
+        # instead of finding nothing: answer 404 like for any other unknown id.
+        if values and any(isinstance(v, int) and not 0 <= v <= MAX_ID for v in values.values()):
+            abort(404)
+
+    from .core.scales import plain_number
+
+    app.jinja_env.filters["plain_number"] = plain_number
+
     @app.after_request
     def security_headers(response):
         # No inline scripts anywhere, so the policy can forbid them; no page may frame us.

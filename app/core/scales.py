@@ -82,3 +82,11 @@ def scoring_rule_text(kind: str, values: tuple[int, ...] = DEFAULT_LEVEL_VALUES,
     return SCORING_RULE_TEXT.format(
         kind=KIND_LABELS[kind], denominator=denominator, values=shown, b0=labels[0], b1=labels[1], b2=labels[2], b3=labels[3]
     )
+
+
+def plain_number(value) -> str:
+    """A weight or value as people write it: 30, 33.5 — no trailing zeros, no exponent
+    (``Decimal("30.000")`` would otherwise print as 30.000, and normalized as 3E+1)."""
+    number = Decimal(str(value))
+    text = format(number.normalize(), "f")
+    return text

@@ -1,14 +1,15 @@
-from flask_wtf import FlaskForm
+from ..forms import BaseForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(BaseForm):
     """CSRF protection for POST-only buttons (open, close, publish …)."""
 
 
-class MeetingForm(FlaskForm):
+class MeetingForm(BaseForm):
     title = StringField("会议名称", validators=[DataRequired(message="请填写会议名称"), Length(max=200)])
     held_on = DateField("日期", validators=[Optional()])
     place = StringField("地点", validators=[Optional(), Length(max=200)])
@@ -17,7 +18,7 @@ class MeetingForm(FlaskForm):
     )
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(BaseForm):
     code = StringField("代码", validators=[DataRequired(message="请填写代码"), Length(max=8)])
     name = StringField("名称", validators=[DataRequired(message="请填写名称"), Length(max=100)])
     weight = DecimalField(
@@ -25,41 +26,40 @@ class CategoryForm(FlaskForm):
     )
 
 
-class TargetForm(FlaskForm):
-    kind = SelectField("类型", choices=[("team", "班子"), ("person", "个人")])
+class TargetForm(BaseForm):
+    kind = SelectField("类型", choices=[SelectChoice("team", "班子"), SelectChoice("person", "个人")])
     unit = StringField("单位", validators=[DataRequired(message="请填写单位"), Length(max=100)])
-    name = StringField("姓名", validators=[Optional(), Length(max=100)])
+    # No Optional() on name: it would end the chain on an empty value before validate_name.
+    name = StringField("姓名", validators=[Length(max=100)])
     title = StringField("职务", validators=[Optional(), Length(max=100)])
     is_principal = BooleanField("主要负责人")
 
     def validate_name(self, field):
-        from wtforms.validators import ValidationError
-
         if self.kind.data == "person" and not (field.data or "").strip():
             raise ValidationError("个人测评对象须填写姓名")
 
 
-class RoundForm(FlaskForm):
+class RoundForm(BaseForm):
     title = StringField("轮次名称", validators=[DataRequired(message="请填写轮次名称"), Length(max=200)])
-    scope = SelectField("测评对象", choices=[("all", "全部"), ("team", "班子"), ("person", "个人")])
+    scope = SelectField("测评对象", choices=[SelectChoice("all", "全部"), SelectChoice("team", "班子"), SelectChoice("person", "个人")])
 
 
-class PresentForm(FlaskForm):
+class PresentForm(BaseForm):
     present = IntegerField("实到人数", validators=[Optional(), NumberRange(min=0, max=100000, message="实到人数不正确")])
 
 
-class IssueSlipsForm(FlaskForm):
+class IssueSlipsForm(BaseForm):
     category_id = SelectField("类别", coerce=int)
     count = IntegerField("张数", validators=[DataRequired(message="请填写张数"), NumberRange(min=1, max=5000, message="一次可生成 1–5000 张")])
 
 
-class VoidSlipForm(FlaskForm):
+class VoidSlipForm(BaseForm):
     code = StringField("测评码", validators=[DataRequired(message="请输入要作废的测评码"), Length(max=64)])
     reason = StringField("原因", validators=[Optional(), Length(max=200)])
     replace = BooleanField("同时补发一张新码", default=True)
 
 
-class ImportForm(FlaskForm):
+class ImportForm(BaseForm):
     file = FileField(
         "会议定义文件",
         validators=[FileRequired(message="请选择文件"), FileAllowed(["xlsx", "json"], "只接受 .xlsx 或 .json 文件")],

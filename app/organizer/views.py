@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from ..extensions import db
 from ..models import Meeting, Round, RoundState, Slip, StateError
@@ -126,7 +127,7 @@ def meeting(meeting_id: int):
 
 def _meeting_page(m: Meeting, status: int = 200, **forms):
     issue_form = forms.get("issue_form") or IssueSlipsForm()
-    issue_form.category_id.choices = [(c.id, c.label) for c in m.categories]
+    issue_form.category_id.choices = _category_choices(m)
     context = {
         "meeting": m,
         "slip_counts": slip_service.counts_by_category(m),
@@ -145,6 +146,10 @@ def _meeting_page(m: Meeting, status: int = 200, **forms):
         "RoundState": RoundState,
     }
     return render_template("organizer/meeting.html", **context), status
+
+
+def _category_choices(m: Meeting) -> list[SelectChoice]:
+    return [SelectChoice(c.id, c.label) for c in m.categories]
 
 
 def _form_action(meeting_id: int, form, form_key: str, action, done: str):
@@ -179,11 +184,6 @@ def add_category(meeting_id: int):
 def add_target(meeting_id: int):
     """Add a target (班子 or 个人)."""
     form = TargetForm()
-    if form.validate_on_submit() and form.kind.data == "person" and not (form.name.data or "").strip():
-        # TargetForm.validate_name never runs on an empty name (the field's Optional() ends
-        # its validator chain), and a nameless person would reach the ballot: check it here.
-        form.name.errors.append("个人测评对象须填写姓名")
-        return _meeting_page(_meeting(meeting_id), 400, target_form=form)
     return _form_action(
         meeting_id,
         form,
@@ -217,7 +217,7 @@ def issue_slips(meeting_id: int):
     """Issue N slips for a category, then offer the PDF."""
     m = _meeting(meeting_id)
     form = IssueSlipsForm()
-    form.category_id.choices = [(c.id, c.label) for c in m.categories]
+    form.category_id.choices = _category_choices(m)
     if not form.validate_on_submit():
         return _meeting_page(m, 400, issue_form=form)
     category = next(c for c in m.categories if c.id == form.category_id.data)

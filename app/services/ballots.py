@@ -55,7 +55,7 @@ def slip_status(slip: Slip) -> SlipStatus:
         if item.round.state is RoundState.OPEN and not item.has_voted:
             return SlipStatus(item.round, "", "", False)
     if any(item.round.state is RoundState.OPEN for item in rounds):
-        return SlipStatus(None, "已投票", "您已完成本轮投票。已投票，等待下一轮。", True)
+        return SlipStatus(None, "已投票", "已投票，等待下一轮。本页会自动刷新，无需重新扫码。", True)
     if any(item.round.state is RoundState.DRAFT for item in rounds):
-        return SlipStatus(None, "等待投票开始", "等待投票开始。主持人宣布开始后，本页会自动显示选票。", True)
+        return SlipStatus(None, "等待投票开始", "等待投票开始。主持人宣布开始后，本页会自动显示选票，无需重新扫码。", True)
     return SlipStatus(None, "投票已结束", "本次会议的投票已全部结束，感谢参与。", False)

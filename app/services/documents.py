@@ -21,6 +21,8 @@ import qrcode
 import qrcode.constants
 from jinja2 import Environment, FileSystemLoader
 
+from ..core.scales import plain_number
+
 if TYPE_CHECKING:  # pragma: no cover
     from .results import RoundReport
 
@@ -35,8 +37,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-#: A category weight as entered, without trailing zeros or exponent: 30, 33.3.
-_env.filters["plain_number"] = lambda value: format(value.normalize(), "f")
+_env.filters["plain_number"] = plain_number
 
 
 @dataclass(frozen=True)

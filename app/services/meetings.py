@@ -241,9 +241,14 @@ def add_category(meeting: Meeting, *, code: str, name: str, weight: Decimal, act
 def add_target(meeting: Meeting, *, kind: str, unit: str, name: str, title: str, is_principal: bool, actor: str) -> Target:
     """Add a target to the meeting and to every draft round whose scope takes its kind.
 
-    :raises StateError: once a round has opened: a ballot must not change under voters.
+    :raises StateError: once a round has opened (a ballot must not change under voters), or
+        for a leader without a name.
     """
     _refuse_after_voting(meeting, "增加测评对象")
+    if kind not in (TEAM, PERSON):
+        raise StateError("类型应为 班子 或 个人")
+    if kind == PERSON and not name.strip():
+        raise StateError("个人测评对象须填写姓名")
     target = Target(
         kind=kind,
         unit=unit.strip(),

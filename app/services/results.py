@@ -42,7 +42,7 @@ class CategoryInfo:
 class TargetRow:
     """One line of the 测评结果汇总表: who, and the core's ``TargetScore``."""
 
-    number: int  # 序号 (ballot order)
+    number: int  # 序号 within its kind's table, in ballot order
     target_id: int
     kind: str
     kind_label: str
@@ -184,9 +184,16 @@ def round_report(round_: Round) -> RoundReport:
     tallies = [TargetTally(t.id, t.kind, {k: tuple(v) for k, v in marks[t.id].items()}, ballots_by_cat) for t in targets]
     scores = score_targets(tallies, specs, meeting.scoring_policy)
     codes = tuple(c.code for c in categories)
+    # 序号 counts within each table (teams, leaders), in ballot order.
+    numbers: dict[str, int] = defaultdict(int)
+
+    def number(kind: str) -> int:
+        numbers[kind] += 1
+        return numbers[kind]
+
     rows = tuple(
         TargetRow(
-            number=i,
+            number=number(t.kind),
             target_id=t.id,
             kind=t.kind,
             kind_label=KIND_LABELS[t.kind],
@@ -197,7 +204,7 @@ def round_report(round_: Round) -> RoundReport:
             result=score,
             category_codes=codes,
         )
-        for i, (t, score) in enumerate(zip(targets, scores), start=1)
+        for t, score in zip(targets, scores)
     )
     counts = round_counts(round_)
     kinds = tuple(dict.fromkeys(t.kind for t in targets)) or (PERSON,)

@@ -11,6 +11,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import func, select
 
 from ..core import codes
+from ..core.scales import plain_number
 from ..extensions import db
 from ..models import Meeting, Slip, VoterCategory
 from ..models._time import now_utc
@@ -119,7 +120,7 @@ def category_warnings(meeting: Meeting) -> list[str]:
             )
     total = sum((c.weight for c in meeting.categories), start=0)
     if meeting.categories and total != 100:
-        warnings.append(f"各类别权重合计为 {total:g}%，不是 100%；计分时按比例换算。")
+        warnings.append(f"各类别权重合计为 {plain_number(total)}%，不是 100%；计分时按比例换算。")
     return warnings
 
 

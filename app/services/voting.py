@@ -153,8 +153,11 @@ def _as_int(value) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 10:
-        return int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        # isdigit() alone also admits "²" and other Unicode digits that int() refuses.
+        if text.isascii() and text.isdigit() and len(text) < 10:
+            return int(text)
     return None
 
 

@@ -86,4 +86,7 @@ def submit(code: str, round_id: int):
         return render_template("voting/ballot.html", code=code, ballot=view, marks=clean, error=str(error)), error.status
     except voting.VotingError as error:
         return _refusal(error, code)
-    return _message("投票成功", "您的选票已提交，感谢参与。已投票，等待下一轮。", 200, code=code, refresh=True)
+    after = slip_status(s)
+    if after.ballot_round is not None:
+        return _message("投票成功", "您的选票已提交。下一轮投票已开始，请点“刷新”继续。", 200, code=code)
+    return _message("投票成功", f"您的选票已提交。{after.message}", 200, code=code, refresh=after.waiting)
