@@ -98,13 +98,12 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def phone(browser):
-    """``phone(java_script_enabled=True)`` → a new 390×844 mobile context (closed after the test)."""
+def _contexts(browser, **options):
+    """Yield a factory of browser contexts with ``options``; close them all afterwards."""
     contexts = []
 
-    def make(*, java_script_enabled: bool = True):
-        context = browser.new_context(**PHONE, java_script_enabled=java_script_enabled)
+    def make(**extra):
+        context = browser.new_context(**options, **extra)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context
@@ -112,19 +111,15 @@ def phone(browser):
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """``phone(java_script_enabled=True)`` → a new 390×844 mobile context (closed after the test)."""
+    yield from _contexts(browser, **PHONE)
 
 
 @pytest.fixture
 def desktop(browser):
     """``desktop()`` → a new 1280×900 context (closed after the test)."""
-    contexts = []
-
-    def make():
-        context = browser.new_context(**DESKTOP)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
+    yield from _contexts(browser, **DESKTOP)

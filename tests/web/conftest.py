@@ -75,3 +75,16 @@ def staged(make_meeting):
     meetings.open_round(r_closed, "test")
     meetings.close_round(r_closed, "test")
     return {"draft": draft, "rounds": staged_meeting, "r_draft": r_draft.id, "r_open": r_open.id, "r_closed": r_closed.id}
+
+
+@pytest.fixture
+def cookieless(app):
+    """A client that keeps no cookies: a phone in WeChat with cookies off, or a script."""
+    return app.test_client(use_cookies=False)
+
+
+@pytest.fixture
+def opened(make_meeting, codes_of):
+    """``(meeting, its open round, one unused code of category B)``."""
+    meeting = make_meeting(open=True)
+    return meeting, meeting.rounds[0], codes_of(meeting, "B")[0]

@@ -24,15 +24,9 @@ def text(response) -> str:
 
 
 @pytest.fixture
-def phone(app):
+def phone(cookieless):
     """A phone whose browser keeps no cookies (WeChat with cookies off)."""
-    return app.test_client(use_cookies=False)
-
-
-@pytest.fixture
-def opened(make_meeting, codes_of):
-    meeting = make_meeting(open=True)
-    return meeting, meeting.rounds[0], codes_of(meeting, "B")[0]
+    return cookieless
 
 
 def submit_url(code: str, round_id: int) -> str:
