@@ -2,12 +2,13 @@
 
 The cast is one transaction of three writes, in this order:
 
-1. ``UPDATE round SET cast_count = cast_count + 1 WHERE id = :r AND open`` — refuses a round
-   that is not open *at commit time*, and on PostgreSQL takes the round's row lock, so a close
-   waits for casts in flight and a cast after the close sees it;
-2. ``INSERT slip_use (slip_id, round_id)`` — its primary key is the database's guard of one
+1. ``INSERT slip_use (slip_id, round_id)`` — its primary key is the database's guard of one
    ballot per slip per round; a second cast fails here and the whole transaction rolls back;
-3. ``INSERT ballot`` and its marks under a random id, with no slip, time, address or device.
+2. ``INSERT ballot`` and its marks under a random id, with no slip, time, address or device;
+3. ``UPDATE round SET cast_count = cast_count + 1 WHERE id = :r AND open`` — refuses a round
+   that is not open *at commit time*. On PostgreSQL it takes the round's row lock until the
+   commit, so a close waits for the casts in flight and a cast after the close sees it; being
+   last, it holds that lock for one statement and the commit only.
 
 Nothing is checked in Python and then written: the checks before the transaction only give
 precise messages; the guards are the UPDATE's WHERE clause and the primary key. A refused
@@ -213,15 +214,6 @@ def _lock_file(path: str) -> int:
 
 def _write_ballot(slip_id: int, category_id: int, round_id: int, ballot_id: str, clean: dict[int, int], is_paper: bool) -> None:
     try:
-        bumped = db.session.execute(
-            update(Round)
-            .where(Round.id == round_id, Round.opened_dt.isnot(None), Round.closed_dt.is_(None))
-            .values(cast_count=Round.cast_count + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if bumped.rowcount != 1:
-            db.session.rollback()
-            raise RoundNotOpen("本轮投票已结束")
         # Core inserts on the tables: the ORM's bulk machinery costs more than the writes.
         db.session.execute(insert(SlipUse.__table__).values(slip_id=slip_id, round_id=round_id))
         db.session.execute(
@@ -231,6 +223,17 @@ def _write_ballot(slip_id: int, category_id: int, round_id: int, ballot_id: str,
             db.session.execute(
                 insert(BallotMark.__table__), [{"ballot_id": ballot_id, "target_id": t, "level": lv} for t, lv in clean.items()]
             )
+        # Last, so that on PostgreSQL the round's row lock is held only until the commit: casts
+        # queue on it for one statement, not for the whole transaction.
+        bumped = db.session.execute(
+            update(Round)
+            .where(Round.id == round_id, Round.opened_dt.isnot(None), Round.closed_dt.is_(None))
+            .values(cast_count=Round.cast_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if bumped.rowcount != 1:
+            db.session.rollback()
+            raise RoundNotOpen("本轮投票已结束")
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
