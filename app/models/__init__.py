@@ -2,11 +2,14 @@
 
 from .audit import AuditEntry
 from .ballot import Ballot, BallotMark
-from .meeting import Meeting, Round, RoundState, RoundTarget, StateError, Target, VoterCategory
+from .meeting import RESULT_HIDDEN, RESULT_LIVE, RESULT_MODES, Meeting, Round, RoundState, RoundTarget, StateError, Target, VoterCategory
 from .organizer import Organizer
 from .slip import Slip, SlipUse
 
 __all__ = [
+    "RESULT_HIDDEN",
+    "RESULT_LIVE",
+    "RESULT_MODES",
     "AuditEntry",
     "Ballot",
     "BallotMark",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import date, datetime
 from fractions import Fraction
 
@@ -11,6 +12,15 @@ from ..core.scales import KIND_LABELS, TARGET_KINDS, level_labels
 from ..core.scoring import ScoringPolicy
 from ..extensions import db
 from ._time import now_utc
+
+
+RESULT_HIDDEN = "hidden"
+RESULT_LIVE = "live"
+RESULT_MODES = {RESULT_HIDDEN: "公布前不显示结果", RESULT_LIVE: "随投随显示"}
+
+
+def new_display_token() -> str:
+    return secrets.token_urlsafe(18)
 
 
 class StateError(Exception):
@@ -36,6 +46,9 @@ class Meeting(db.Model):
     abstain_as_zero: Mapped[bool] = mapped_column(Boolean, default=False)  # R13
     quorum_num: Mapped[int] = mapped_column(default=2)  # R20: 实到 must exceed num/den of 应到
     quorum_den: Mapped[int] = mapped_column(default=3)
+    #: The projector's link (/display/<token>): unguessable, read-only, no login needed on
+    #: the hall's PC. Replaced by the organizer if it leaks.
+    display_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_display_token)
     created_dt: Mapped[datetime] = mapped_column(default=now_utc)
 
     categories: Mapped[list[VoterCategory]] = relationship(
@@ -149,6 +162,11 @@ class Round(db.Model):
     closed_dt: Mapped[datetime | None]
     published_dt: Mapped[datetime | None]
     cast_count: Mapped[int] = mapped_column(default=0)
+    #: R24: "hidden" — nothing of the result leaves the server before publication (default);
+    #: "live" — 随投随显示, the display shows the counts as ballots arrive.
+    result_mode: Mapped[str] = mapped_column(String(8), default=RESULT_HIDDEN)
+    #: Whether phones may show this round's result once it is published.
+    show_on_phones: Mapped[bool] = mapped_column(Boolean, default=False)
 
     meeting: Mapped[Meeting] = relationship(back_populates="rounds")
     round_targets: Mapped[list[RoundTarget]] = relationship(
@@ -196,6 +214,21 @@ class Round(db.Model):
         if self.state is not RoundState.OPEN:
             raise StateError(f"本轮{self.state_label}，不能结束投票")
         self.closed_dt = now_utc()
+
+    def set_result_mode(self, mode: str) -> None:
+        """Choose hidden or live display (R24); not after the close, when it no longer matters.
+
+        :raises StateError: for an unknown mode or a round already closed.
+        """
+        if mode not in RESULT_MODES:
+            raise StateError("显示方式应为 公布前不显示 或 随投随显示")
+        if self.state in (RoundState.CLOSED, RoundState.PUBLISHED):
+            raise StateError("投票已结束，不能再更改显示方式")
+        self.result_mode = mode
+
+    @property
+    def shows_live(self) -> bool:
+        return self.result_mode == RESULT_LIVE
 
     def publish(self) -> None:
         """Closed → published (R24).
