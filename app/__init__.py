@@ -74,6 +74,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     from . import models  # noqa: F401  (register the tables with the metadata)
     from .api.views import bp as api_bp
     from .auth.views import bp as auth_bp
+    from .display.views import bp as display_bp
     from .organizer.views import bp as organizer_bp
     from .voting.views import bp as voting_bp
 
@@ -81,6 +82,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     app.register_blueprint(organizer_bp)
     app.register_blueprint(voting_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(display_bp)
     # Voters and machines authenticate with the slip code in the URL and have no session
     # (cookies may be off in WeChat), so a CSRF token cannot apply; a forged cross-site post
     # would need the victim's code, which is the credential itself.

@@ -42,6 +42,10 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # an organizer console stays open through a whole meeting
     WTF_I18N_ENABLED = False  # WTForms' own Chinese catalogue, see app/forms.py
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # the largest import file we accept
+    #: Event streams poll the database this often (events cross gunicorn workers that way).
+    LIVE_POLL_SECONDS = float(os.environ.get("LIVE_POLL_SECONDS", "0.2"))
+    #: …and end after this long, freeing their thread; EventSource reconnects by itself.
+    LIVE_STREAM_SECONDS = float(os.environ.get("LIVE_STREAM_SECONDS", "300"))
     TESTING = False
 
     @classmethod
@@ -51,6 +55,8 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    LIVE_POLL_SECONDS = 0.05
+    LIVE_STREAM_SECONDS = 1.0
     SECRET_KEY = "test-secret-key"
     WTF_CSRF_ENABLED = True
     SQLALCHEMY_DATABASE_URI = None  # conftest sets it per test

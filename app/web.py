@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, jsonify, render_template, request
+from flask import Flask, Response, abort, current_app, jsonify, render_template, request
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -10,6 +10,18 @@ CSP = (
 )
 #: Ids are INTEGER columns (32 bits on PostgreSQL); <int:…> in a URL has no upper bound.
 MAX_ID = 2**31 - 1
+
+
+def live_stream_response(meeting_id: int) -> Response:
+    """The event stream of a meeting's hall state (display and console share it)."""
+    from .services import live
+
+    app = current_app._get_current_object()
+    stream = live.event_stream(app, meeting_id, interval=app.config["LIVE_POLL_SECONDS"], max_seconds=app.config["LIVE_STREAM_SECONDS"])
+    response = Response(stream, mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # a reverse proxy must not buffer the stream
+    return response
 
 
 def wants_json() -> bool:
@@ -35,7 +47,7 @@ def register_web(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         # Voting URLs carry the slip code: never send them on as a referrer.
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.blueprint in ("voting", "api") and "Cache-Control" not in response.headers:
+        if request.blueprint in ("voting", "api", "display") and "Cache-Control" not in response.headers:
             response.headers["Cache-Control"] = "no-store"
         return response
 

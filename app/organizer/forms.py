@@ -64,3 +64,11 @@ class ImportForm(BaseForm):
         "会议定义文件",
         validators=[FileRequired(message="请选择文件"), FileAllowed(["xlsx", "json"], "只接受 .xlsx 或 .json 文件")],
     )
+
+
+class PublishForm(BaseForm):
+    show_on_phones = BooleanField("同时在手机上显示结果")
+
+
+class ResultModeForm(BaseForm):
+    mode = SelectField("大屏显示", choices=[SelectChoice("hidden", "公布前不显示结果"), SelectChoice("live", "随投随显示")])

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from ..extensions import db
-from ..models import Meeting, Round, RoundState, Slip, StateError
-from ..services import documents, meetings, slips as slip_service
+from ..models import RESULT_MODES, Meeting, Round, RoundState, Slip, StateError
+from ..services import documents, live, meetings, slips as slip_service
+from ..web import live_stream_response
 from ..services.exports import MIME_TYPES, report_bytes, report_filename
 from ..services.results import round_report
 from ..services.spreadsheets import SheetFormatError, meeting_template_xlsx, read_meeting_xlsx
@@ -22,6 +23,8 @@ from .forms import (
     IssueSlipsForm,
     MeetingForm,
     PresentForm,
+    PublishForm,
+    ResultModeForm,
     RoundForm,
     TargetForm,
     VoidSlipForm,
@@ -143,6 +146,10 @@ def _meeting_page(m: Meeting, status: int = 200, **forms):
         "issue_form": issue_form,
         "void_form": forms.get("void_form") or VoidSlipForm(),
         "button_form": EmptyForm(),
+        "publish_form": PublishForm(),
+        "mode_form": ResultModeForm(),
+        "RESULT_MODES": RESULT_MODES,
+        "live_state": live.hall_state(m),
         "RoundState": RoundState,
     }
     return render_template("organizer/meeting.html", **context), status
@@ -296,17 +303,60 @@ def slip_pdf(meeting_id: int, slip_id: int):
 def round_transition(round_id: int, action: str):
     """Open, close or publish a round; refusals are explained (e.g. 未达到法定人数)."""
     r = _round(round_id)
-    form = EmptyForm()
+    form = PublishForm() if action == "publish" else EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    step = {"open": meetings.open_round, "close": meetings.close_round, "publish": meetings.publish_round}[action]
     try:
-        step(r, _actor())
+        if action == "open":
+            meetings.open_round(r, _actor())
+        elif action == "close":
+            meetings.close_round(r, _actor())
+        else:
+            meetings.publish_round(r, _actor(), show_on_phones=form.show_on_phones.data)
     except StateError as error:
         flash(str(error), "error")
     else:
         flash({"open": "已开始投票", "close": "已结束投票，可查看结果", "publish": "结果已公布"}[action], "ok")
     return redirect(url_for(".meeting", meeting_id=r.meeting_id) + f"#round-{r.id}")
+
+
+@bp.post("/rounds/<int:round_id>/mode")
+def round_mode(round_id: int):
+    """Choose what the display shows before publication: nothing (default) or live counts."""
+    r = _round(round_id)
+    form = ResultModeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        meetings.set_result_mode(r, form.mode.data, _actor())
+    except StateError as error:
+        flash(str(error), "error")
+    else:
+        flash(f"「{r.title}」大屏显示方式：{RESULT_MODES[r.result_mode]}", "ok")
+    return redirect(url_for(".meeting", meeting_id=r.meeting_id) + f"#round-{r.id}")
+
+
+@bp.post("/meetings/<int:meeting_id>/display-link")
+def new_display_link(meeting_id: int):
+    """Replace the display link; the old one stops working."""
+    m = _meeting(meeting_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    meetings.new_display_link(m, _actor())
+    flash("大屏链接已更换，旧链接已失效", "ok")
+    return redirect(url_for(".meeting", meeting_id=m.id))
+
+
+@bp.get("/meetings/<int:meeting_id>/live/state.json")
+def live_state(meeting_id: int):
+    """Turnout of every round, for the console (polling fallback)."""
+    return jsonify(live.hall_state(_meeting(meeting_id)).event())
+
+
+@bp.get("/meetings/<int:meeting_id>/live/events")
+def live_events(meeting_id: int):
+    """Turnout of every round as Server-Sent Events, for the console."""
+    return live_stream_response(_meeting(meeting_id).id)
 
 
 def _counted_round(round_id: int) -> Round:

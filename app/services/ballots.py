@@ -44,18 +44,30 @@ class SlipStatus:
     ballot_round: Round | None  # the open round this slip can still vote in
     title: str
     message: str
-    waiting: bool  # something may change soon: the page should refresh itself
+    waiting: bool  # something may change soon: the page should follow it
+    shown_round: Round | None = None  # a published round the chair lets phones show (R24)
+
+    @property
+    def key(self) -> str:
+        """Changes whenever the page should change: phones poll it (``/v/<code>/state.json``)."""
+        ballot = self.ballot_round.id if self.ballot_round else ""
+        shown = self.shown_round.id if self.shown_round else ""
+        return f"{ballot}|{self.title}|{shown}"
 
 
 def slip_status(slip: Slip) -> SlipStatus:
     """Decide what the slip's page shows: the first open round it has not voted in; else
-    已投票，等待下一轮; else 等待投票开始; else 投票已全部结束."""
+    已投票，等待下一轮; else 等待投票开始; else 投票已全部结束 — with the latest published
+    result the chair allowed on phones."""
     rounds = rounds_for(slip)
     for item in rounds:
         if item.round.state is RoundState.OPEN and not item.has_voted:
             return SlipStatus(item.round, "", "", False)
+    shown = next((i.round for i in reversed(rounds) if i.round.state is RoundState.PUBLISHED and i.round.show_on_phones), None)
     if any(item.round.state is RoundState.OPEN for item in rounds):
-        return SlipStatus(None, "已投票", "已投票，等待下一轮。本页会自动刷新，无需重新扫码。", True)
+        return SlipStatus(None, "已投票", "已投票，等待下一轮。本页会自动刷新，无需重新扫码。", True, shown)
     if any(item.round.state is RoundState.DRAFT for item in rounds):
-        return SlipStatus(None, "等待投票开始", "等待投票开始。主持人宣布开始后，本页会自动显示选票，无需重新扫码。", True)
-    return SlipStatus(None, "投票已结束", "本次会议的投票已全部结束，感谢参与。", False)
+        return SlipStatus(None, "等待投票开始", "等待投票开始。主持人宣布开始后，本页会自动显示选票，无需重新扫码。", True, shown)
+    if any(item.round.state is RoundState.CLOSED for item in rounds):
+        return SlipStatus(None, "投票已结束", "投票已结束，等待主持人公布结果。", True, shown)
+    return SlipStatus(None, "投票已结束", "本次会议的投票已全部结束，感谢参与。", False, shown)

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from ..core.scales import PERSON, TEAM
 from ..extensions import db
 from ..models import Meeting, Round, RoundState, RoundTarget, Slip, StateError, Target, VoterCategory
+from ..models.meeting import new_display_token
 from ..models._time import now_utc
 from . import audit, secrecy
 
@@ -338,15 +339,36 @@ def close_round(round_: Round, actor: str) -> None:
     secrecy.erase_arrival_order()
 
 
-def publish_round(round_: Round, actor: str) -> None:
-    """Closed → published (R24).
+def publish_round(round_: Round, actor: str, *, show_on_phones: bool = False) -> None:
+    """Closed → published (R24); optionally let phones show the result too.
 
     :raises StateError: before the close, or when already published.
     """
     round_.publish()
     _commit_transition(
-        round_, Round.closed_dt.isnot(None) & Round.published_dt.is_(None), {"published_dt": round_.published_dt}, actor, "round.publish"
+        round_,
+        Round.closed_dt.isnot(None) & Round.published_dt.is_(None),
+        {"published_dt": round_.published_dt, "show_on_phones": bool(show_on_phones)},
+        actor,
+        "round.publish",
     )
+
+
+def set_result_mode(round_: Round, mode: str, actor: str) -> None:
+    """Hidden (default) or 随投随显示 for the display (R24), until the round closes.
+
+    :raises StateError: for an unknown mode or a closed round.
+    """
+    round_.set_result_mode(mode)
+    audit.log(actor, "round.result_mode", round_.meeting_id, round_id=round_.id, mode=mode)
+    db.session.commit()
+
+
+def new_display_link(meeting: Meeting, actor: str) -> None:
+    """Replace the display's link (if it was shared too widely); the old one stops working."""
+    meeting.display_token = new_display_token()
+    audit.log(actor, "meeting.display_link", meeting.id)
+    db.session.commit()
 
 
 def _commit_transition(round_: Round, guard, values: dict, actor: str, action: str) -> None:

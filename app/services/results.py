@@ -118,6 +118,10 @@ class RoundReport:
     def rows_of(self, kind: str) -> tuple[TargetRow, ...]:
         return tuple(r for r in self.rows if r.kind == kind)
 
+    def ranked(self, kind: str) -> tuple[TargetRow, ...]:
+        """A kind's rows by rank (R16), ties in ballot order, unranked targets last."""
+        return tuple(sorted(self.rows_of(kind), key=lambda r: (r.result.rank is None, r.result.rank or 0, r.number)))
+
     @property
     def kinds(self) -> tuple[str, ...]:
         return tuple(k for k in (TEAM, PERSON) if any(r.kind == k for r in self.rows))

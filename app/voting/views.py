@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from ..core import codes
 from ..services import voting
-from ..services.ballots import ballot_view, slip_status
+from ..services.ballots import SlipStatus, ballot_view, slip_status
+from ..services.results import round_report
 
 bp = Blueprint("voting", __name__)
 
 _MARK_FIELD = re.compile(r"^t(\d{1,9})$")
 
 
-def _message(title: str, message: str, status: int, *, code: str | None = None, refresh: bool = False):
-    return render_template("voting/message.html", title=title, message=message, code=code, refresh=refresh), status
+def _message(title: str, message: str, status: int, *, code: str | None = None, follow: SlipStatus | None = None):
+    """A message page; with ``follow`` it keeps up with the meeting by itself (a script polls
+    the slip's state, or without JavaScript the page reloads)."""
+    report = round_report(follow.shown_round) if follow and follow.shown_round else None
+    return render_template("voting/message.html", title=title, message=message, code=code, follow=follow, report=report), status
 
 
 def _refusal(error: voting.VotingError, code: str | None = None):
@@ -56,7 +60,7 @@ def slip(code: str):
         return _refusal(error)
     status = slip_status(s)
     if status.ballot_round is None:
-        return _message(status.title, status.message, 200, code=code, refresh=status.waiting)
+        return _message(status.title, status.message, 200, code=code, follow=status)
     return render_template("voting/ballot.html", code=code, ballot=ballot_view(status.ballot_round), marks={}, error=None)
 
 
@@ -89,4 +93,14 @@ def submit(code: str, round_id: int):
     after = slip_status(s)
     if after.ballot_round is not None:
         return _message("投票成功", "您的选票已提交。下一轮投票已开始，请点“刷新”继续。", 200, code=code)
-    return _message("投票成功", f"您的选票已提交。{after.message}", 200, code=code, refresh=after.waiting)
+    return _message("投票成功", f"您的选票已提交。{after.message}", 200, code=code, follow=after)
+
+
+@bp.get("/v/<code>/state.json")
+def slip_state(code: str):
+    """What the slip's page shows, as a key that changes when the page should: phones poll it."""
+    try:
+        s = voting.resolve(code)
+    except voting.VotingError as error:
+        return jsonify(error=str(error), reason=error.reason), error.status
+    return jsonify(key=slip_status(s).key)

@@ -75,6 +75,8 @@ GET_URLS = [
     "/organizer/rounds/{rc}/results.pdf",
     "/organizer/rounds/{rc}/results.xlsx",
     "/organizer/rounds/{rc}/results.json",
+    "/organizer/meetings/{m}/live/state.json",
+    "/organizer/meetings/{m}/live/events",
 ]
 
 
@@ -95,6 +97,8 @@ POST_CASES = {
     "/organizer/rounds/{r}/open": lambda w: {},
     "/organizer/rounds/{ro}/close": lambda w: {},
     "/organizer/rounds/{rc}/publish": lambda w: {},
+    "/organizer/rounds/{r}/mode": lambda w: {"mode": "live"},
+    "/organizer/meetings/{m}/display-link": lambda w: {},
 }
 
 
