@@ -43,7 +43,7 @@ class Config:
     WTF_I18N_ENABLED = False  # WTForms' own Chinese catalogue, see app/forms.py
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # the largest import file we accept
     #: Event streams poll the database this often (events cross gunicorn workers that way).
-    LIVE_POLL_SECONDS = float(os.environ.get("LIVE_POLL_SECONDS", "0.2"))
+    LIVE_POLL_SECONDS = float(os.environ.get("LIVE_POLL_SECONDS", "0.1"))
     #: …and end after this long, freeing their thread; EventSource reconnects by itself.
     LIVE_STREAM_SECONDS = float(os.environ.get("LIVE_STREAM_SECONDS", "300"))
     TESTING = False

@@ -101,7 +101,11 @@ def open_round(round_id: int) -> None:
         db.engine.dispose()
 
 
-def burst(port: int, codes: list[str], round_id: int, target_ids: list[int], clients: int) -> tuple[float, list[float], list[str]]:
+def burst(
+    port: int, codes: list[str], round_id: int, target_ids: list[int], clients: int, acks: list[float] | None = None
+) -> tuple[float, list[float], list[str]]:
+    """Cast one ballot per code from ``clients`` threads; ``acks`` receives the monotonic
+    time each 201 arrived."""
     queue = list(codes)
     lock = threading.Lock()
     latencies: list[float] = []
@@ -126,10 +130,13 @@ def burst(port: int, codes: list[str], round_id: int, target_ids: list[int], cli
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             elapsed = time.perf_counter() - t0
+            done = time.monotonic()
             with lock:
                 latencies.append(elapsed)
                 if status != 201:
                     errors.append(str(status))
+                elif acks is not None:
+                    acks.append(done)
         conn.close()
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
@@ -139,6 +146,29 @@ def burst(port: int, codes: list[str], round_id: int, target_ids: list[int], cli
     for t in threads:
         t.join()
     return time.perf_counter() - t0, latencies, errors
+
+
+def start_server(url: str, instance: str, extra_env: dict | None = None) -> tuple[int, subprocess.Popen]:
+    """gunicorn as docs/deploy.md runs it (2 workers × 16 threads, gthread), once booted."""
+    port = free_port()
+    env = dict(os.environ, SECRET_KEY=SECRET, DATABASE_URL=url, CEPING_INSTANCE_PATH=instance, **(extra_env or {}))
+    server = subprocess.Popen(
+        [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--no-control-socket", "-w", "2", "-k", "gthread", "--threads", "16",
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--graceful-timeout", "2", "wsgi:app"],
+        cwd=ROOT, env=env,
+    )
+    for _ in range(100):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        try:
+            conn.request("GET", "/v")
+            conn.getresponse().read()
+            break
+        except OSError:
+            time.sleep(0.1)
+        finally:
+            conn.close()
+    time.sleep(1.0)  # let both workers finish booting
+    return port, server
 
 
 def pct(values: list[float], p: float) -> float:
@@ -158,21 +188,8 @@ def main() -> None:
     instance = tempfile.mkdtemp(prefix="ceping-bench-")
     url = "sqlite:///" + os.path.join(instance, "bench.sqlite3") if args.db == "sqlite" else pg_url()
     codes, round_ids, target_ids = seed(url, instance, args.slips, args.targets, len(levels))
-    port = free_port()
-    env = dict(os.environ, SECRET_KEY=SECRET, DATABASE_URL=url, CEPING_INSTANCE_PATH=instance)
-    server = subprocess.Popen(
-        [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--no-control-socket", "-w", "2", "-k", "gthread", "--threads", "16",
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env,
-    )
+    port, server = start_server(url, instance)
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/v")
-                break
-            except OSError:
-                time.sleep(0.1)
-        time.sleep(1.0)  # let both workers finish booting
         lines = [
             f"{args.slips} ballots × {args.targets} targets per level, JSON API, gunicorn 2 workers × 16 threads (gthread), {args.db}",
             "",

@@ -7,3 +7,5 @@ $PY bench/slips_pdf.py 12 200 1000
 $PY bench/cast_burst.py --db sqlite --slips 500
 $PY bench/cast_burst.py --db postgresql --slips 500
 $PY bench/page_size.py
+$PY bench/display_latency.py --db sqlite
+$PY bench/display_latency.py --db postgresql
