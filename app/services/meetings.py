@@ -312,11 +312,16 @@ def quorum_met(meeting: Meeting) -> bool:
 
 
 def open_round(round_: Round, actor: str) -> None:
-    """Draft → open, only with a quorum (R20).
+    """Draft → open, only with a quorum (R20) and while no other round of the meeting is open
+    (rounds run one after another).
 
     :raises StateError: with the reason, e.g. 未达到法定人数.
     """
     meeting = round_.meeting
+    running = next((r for r in meeting.rounds if r.state is RoundState.OPEN and r.id != round_.id), None)
+    if running is not None:
+        # One round at a time: a phone shows "the" open round, a hall follows one count.
+        raise StateError(f"「{running.title}」正在投票，请先结束该轮再开始下一轮")
     if not quorum_met(meeting):
         raise StateError(
             f"未达到法定人数：实到 {present_count(meeting)} 人，须超过应到 {meeting.expected_count} 人的 "

@@ -150,3 +150,16 @@ def test_void_and_replace(make_meeting):
     with pytest.raises(slip_service.SlipError, match="已作废"):
         slip_service.void(slip, "", "kaohe")
     assert meetings.issued_count(meeting) == 30
+
+
+def test_rounds_run_one_after_another(make_meeting):
+    """The chair runs rounds in sequence: a second round cannot open while one is open."""
+    meeting = make_meeting(rounds=[{"title": "班子测评", "targets": "team"}, {"title": "干部测评", "targets": "person"}])
+    first, second = meeting.rounds
+    meetings.open_round(first, "kaohe")
+    with pytest.raises(StateError, match="「班子测评」正在投票"):
+        meetings.open_round(second, "kaohe")
+    assert second.state is RoundState.DRAFT
+    meetings.close_round(first, "kaohe")
+    meetings.open_round(second, "kaohe")
+    assert second.state is RoundState.OPEN

@@ -71,9 +71,9 @@ def staged(make_meeting):
     ]
     staged_meeting = make_meeting(rounds=three, title="分轮次测评会议")
     r_draft, r_open, r_closed = staged_meeting.rounds
-    meetings.open_round(r_open, "test")
     meetings.open_round(r_closed, "test")
     meetings.close_round(r_closed, "test")
+    meetings.open_round(r_open, "test")
     return {"draft": draft, "rounds": staged_meeting, "r_draft": r_draft.id, "r_open": r_open.id, "r_closed": r_closed.id}
 
 

@@ -109,7 +109,7 @@ def world(staged, codes_of):
     return {
         "m": draft.id,
         "s": slip.id,
-        "r": staged["r_draft"],
+        "r": draft.rounds[0].id,  # a draft in a meeting with no round open (rounds run in sequence)
         "ro": staged["r_open"],
         "rc": staged["r_closed"],
         "category": draft.categories[0].id,
