@@ -55,6 +55,10 @@ def _unavailable(message: str):
 class LiveServer:
     def __init__(self, app, host: str = "127.0.0.1"):
         self.server = make_server(host, 0, app, threaded=True)
+        # Wait for request threads on close (an event stream, a phone's poll): one still
+        # running after the test would hold a database connection past the teardown.
+        self.server.daemon_threads = False
+        self.server.block_on_close = True
         self.url = f"http://{host}:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, name="live-server", daemon=True)
 
