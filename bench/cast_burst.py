@@ -11,6 +11,7 @@ and latency percentiles. Each ballot marks every target. Loopback only; bounded 
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 import http.client
 import json
 import os
@@ -171,6 +172,18 @@ def start_server(url: str, instance: str, extra_env: dict | None = None) -> tupl
     return port, server
 
 
+@contextmanager
+def serving(url: str, instance: str, extra_env: dict | None = None):
+    """Run gunicorn for the ``with`` block, then stop it and remove the instance folder."""
+    port, server = start_server(url, instance, extra_env)
+    try:
+        yield port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        shutil.rmtree(instance, ignore_errors=True)
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -188,8 +201,7 @@ def main() -> None:
     instance = tempfile.mkdtemp(prefix="ceping-bench-")
     url = "sqlite:///" + os.path.join(instance, "bench.sqlite3") if args.db == "sqlite" else pg_url()
     codes, round_ids, target_ids = seed(url, instance, args.slips, args.targets, len(levels))
-    port, server = start_server(url, instance)
-    try:
+    with serving(url, instance) as port:
         lines = [
             f"{args.slips} ballots × {args.targets} targets per level, JSON API, gunicorn 2 workers × 16 threads (gthread), {args.db}",
             "",
@@ -206,10 +218,6 @@ def main() -> None:
             if errors:
                 lines.append(f"|  | errors: {sorted(set(errors))[:5]} |  |  |  |  |  |")
         record(f"Ballot burst ({args.db})", lines)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-        shutil.rmtree(instance, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,6 @@ import argparse
 import http.client
 import json
 import os
-import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -27,7 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench._common import record  # noqa: E402
-from bench.cast_burst import burst, open_round, pct, pg_url, seed, start_server  # noqa: E402
+from bench.cast_burst import burst, open_round, pct, pg_url, seed, serving  # noqa: E402
 
 
 def display_token(url: str, instance: str) -> str:
@@ -55,7 +53,6 @@ def main() -> None:
     url = "sqlite:///" + os.path.join(instance, "bench.sqlite3") if args.db == "sqlite" else pg_url()
     codes, round_ids, target_ids = seed(url, instance, args.slips, args.targets, 1)
     token = display_token(url, instance)
-    port, server = start_server(url, instance, {"LIVE_STREAM_SECONDS": "600"})
     events: list[tuple[float, int]] = []
     stop = threading.Event()
 
@@ -73,7 +70,7 @@ def main() -> None:
                     events.append((time.monotonic(), state["current"]["cast"]))
         conn.close()
 
-    try:
+    with serving(url, instance, {"LIVE_STREAM_SECONDS": "600"}) as port:
         open_round(round_ids[0])
         reader = threading.Thread(target=read_stream, daemon=True)
         reader.start()
@@ -100,10 +97,6 @@ def main() -> None:
             f"| {args.db} | {statistics.median(delays):.0f} | {pct(delays, 95):.0f} | {max(delays):.0f} |",
         ]
         record(f"Display latency during a burst ({args.db})", lines)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-        shutil.rmtree(instance, ignore_errors=True)
 
 
 if __name__ == "__main__":
