@@ -97,7 +97,11 @@ def open_round(round_id: int) -> None:
 
     app = create_app()
     with app.app_context():
-        meetings.open_round(db.session.get(Round, round_id), "bench")
+        round_ = db.session.get(Round, round_id)
+        for other in round_.meeting.rounds:  # rounds run one after another
+            if other.is_open:
+                meetings.close_round(other, "bench")
+        meetings.open_round(round_, "bench")
         db.session.remove()
         db.engine.dispose()
 
