@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 PORT="${PORT:-8000}"
 VENV=".venv"
-BASE_PACKAGES=(python3 python3-venv python3-pip fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils)
+BASE_PACKAGES=(python3 python3-venv python3-pip python3-dev fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils libicu-dev pkg-config g++)
 TEST_PACKAGES=(chromium)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
