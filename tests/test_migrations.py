@@ -62,9 +62,11 @@ def test_upgrading_a_meeting_in_progress_keeps_every_row(fresh_database, tmp_pat
         with db.engine.connect() as conn:
             counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in TABLES}
             token, mode = conn.execute(text("SELECT m.display_token, r.result_mode FROM meeting m JOIN round r ON r.meeting_id = m.id")).one()
+            principal, order = conn.execute(text("SELECT m.principal_target_pct, r.candidate_order FROM meeting m JOIN round r ON r.meeting_id = m.id")).one()
             if db.engine.dialect.name == "sqlite":
                 assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         db.session.remove()
         db.engine.dispose()
     assert counts == {t: 1 for t in TABLES}
     assert len(token) >= 24 and mode == "hidden"
+    assert (principal, order) == (60, "score")

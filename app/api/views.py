@@ -40,6 +40,8 @@ def ballot(code: str):
         }
         if item.round.is_open:
             view = ballot_view(item.round)
+            if view.is_selection:
+                entry["seats"] = view.seats
             entry["targets"] = [
                 {"id": t.id, "kind": t.kind, "name": t.name, "unit": t.unit, "title": t.title, "levels": list(t.levels)}
                 for t in view.targets
@@ -50,13 +52,21 @@ def ballot(code: str):
 
 @bp.post("/ballot/<code>/rounds/<int:round_id>")
 def cast(code: str, round_id: int):
-    """Cast a ballot: ``{"marks": {"<target id>": 0-3 or null}}``; 201, 409 already voted."""
+    """Cast a ballot: ``{"marks": {"<target id>": 0-3 or null}}`` for 测评, ``{"choices":
+    [target ids]}`` for 差额票决 (at most K); 201, 409 already voted, 422 invalid."""
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("marks", {}), dict):
-        return jsonify(error="请求体应为 JSON 对象：{\"marks\": {\"对象编号\": 等次}}", reason="bad_request"), 400
+    if not isinstance(body, dict) or not isinstance(body.get("marks", {}), dict) or not isinstance(body.get("choices", []), list):
+        return jsonify(error="请求体应为 JSON 对象：{\"marks\": {\"对象编号\": 等次}} 或 {\"choices\": [候选编号]}", reason="bad_request"), 400
+    marks = dict(body.get("marks", {}))
+    for chosen in body.get("choices", []):  # 差额票决: each chosen candidate is a 同意 mark
+        if isinstance(chosen, bool) or not isinstance(chosen, (int, str)):
+            return jsonify(error="choices 应为候选编号的列表", reason="bad_request"), 400
+        if str(chosen) in {str(k) for k in marks}:
+            return jsonify(error="同一候选不能重复选择", reason="invalid_ballot"), 422
+        marks[str(chosen)] = 0
     try:
         slip = voting.resolve(code)
-        voting.cast(slip, round_id, body.get("marks", {}))
+        voting.cast(slip, round_id, marks)
     except voting.VotingError as error:
         return _error(error)
     return jsonify(status="cast", message="投票成功"), 201

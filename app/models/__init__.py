@@ -2,11 +2,19 @@
 
 from .audit import AuditEntry
 from .ballot import Ballot, BallotMark
-from .meeting import RESULT_HIDDEN, RESULT_LIVE, RESULT_MODES, Meeting, Round, RoundState, RoundTarget, StateError, Target, VoterCategory
+from .meeting import EVALUATION, ORDER_LABELS, RESULT_HIDDEN, RESULT_LIVE, RESULT_MODES, ROUND_STATE_LABELS, SELECTION, Meeting, Round, RoundState, RoundTarget, StateError, Target, VoterCategory
 from .organizer import Organizer
+from .unit import HistoryRecord, Unit, UnitGroup
 from .slip import Slip, SlipUse
 
 __all__ = [
+    "EVALUATION",
+    "ORDER_LABELS",
+    "ROUND_STATE_LABELS",
+    "SELECTION",
+    "HistoryRecord",
+    "Unit",
+    "UnitGroup",
     "RESULT_HIDDEN",
     "RESULT_LIVE",
     "RESULT_MODES",

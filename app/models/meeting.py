@@ -3,6 +3,7 @@ from __future__ import annotations
 import enum
 import secrets
 from datetime import date, datetime
+from decimal import Decimal
 from fractions import Fraction
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, Numeric, String, UniqueConstraint
@@ -13,6 +14,10 @@ from ..core.scoring import ScoringPolicy
 from ..extensions import db
 from ._time import now_utc
 
+
+EVALUATION = "evaluation"  # 民主测评
+SELECTION = "selection"  # 差额票决
+ORDER_LABELS = {"score": "按考核得分排序", "strokes": "按姓氏笔画排序"}
 
 RESULT_HIDDEN = "hidden"
 RESULT_LIVE = "live"
@@ -49,6 +54,19 @@ class Meeting(db.Model):
     #: The projector's link (/display/<token>): unguessable, read-only, no login needed on
     #: the hall's PC. Replaced by the organizer if it leaks.
     display_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_display_token)
+    # The annual assessment (R1–R6): the year results are kept under, composite weights
+    # (target share in percent; the democratic share is the rest), grade thresholds, rewards
+    # and the optional majority rule of 差额票决.
+    year: Mapped[int | None] = mapped_column(Integer)
+    principal_target_pct: Mapped[int] = mapped_column(default=60)
+    member_target_pct: Mapped[int] = mapped_column(default=40)
+    grade_basic: Mapped[int] = mapped_column(default=80)
+    grade_qualified: Mapped[int] = mapped_column(default=90)
+    reward_per_point: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
+    reward_basic_pct: Mapped[int] = mapped_column(default=80)
+    reward_lump_excellent: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
+    reward_lump_top: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
+    majority_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_dt: Mapped[datetime] = mapped_column(default=now_utc)
 
     categories: Mapped[list[VoterCategory]] = relationship(
@@ -74,6 +92,10 @@ class Meeting(db.Model):
     @property
     def quorum(self) -> Fraction:
         return Fraction(self.quorum_num, self.quorum_den)
+
+    @property
+    def assessment_year(self) -> int | None:
+        return self.year or (self.held_on.year if self.held_on else None)
 
 
 class VoterCategory(db.Model):
@@ -167,6 +189,12 @@ class Round(db.Model):
     result_mode: Mapped[str] = mapped_column(String(8), default=RESULT_HIDDEN)
     #: Whether phones may show this round's result once it is published.
     show_on_phones: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 差额票决 (kind "selection"): K seats, the group it chooses for, the round it is a runoff
+    # of (R21), and the stated order of the candidates on the ballot (R10).
+    seats: Mapped[int | None] = mapped_column(Integer)
+    group_name: Mapped[str | None] = mapped_column(String(50))
+    runoff_of_id: Mapped[int | None] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    candidate_order: Mapped[str] = mapped_column(String(8), default="score")
 
     meeting: Mapped[Meeting] = relationship(back_populates="rounds")
     round_targets: Mapped[list[RoundTarget]] = relationship(
@@ -176,6 +204,10 @@ class Round(db.Model):
     @property
     def targets(self) -> list[Target]:
         return [rt.target for rt in self.round_targets]
+
+    @property
+    def is_selection(self) -> bool:
+        return self.kind == SELECTION
 
     @property
     def state(self) -> RoundState:

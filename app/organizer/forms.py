@@ -72,3 +72,33 @@ class PublishForm(BaseForm):
 
 class ResultModeForm(BaseForm):
     mode = SelectField("大屏显示", choices=[SelectChoice("hidden", "公布前不显示结果"), SelectChoice("live", "随投随显示")])
+
+
+class UnitsImportForm(BaseForm):
+    file = FileField(
+        "单位名单（.xlsx 或 .json）",
+        validators=[FileRequired(message="请选择文件"), FileAllowed(["xlsx", "json"], "只接受 .xlsx 或 .json 文件")],
+    )
+
+
+class AssessmentSettingsForm(BaseForm):
+    year = IntegerField("考核年度", validators=[Optional(), NumberRange(min=2000, max=2100, message="年度不正确")])
+    principal_target_pct = IntegerField("班子及主要负责人：目标考核占 %", validators=[DataRequired(), NumberRange(min=0, max=100)])
+    member_target_pct = IntegerField("其他班子成员：目标考核占 %", validators=[DataRequired(), NumberRange(min=0, max=100)])
+    grade_basic = IntegerField("基本达标线", validators=[DataRequired(), NumberRange(min=1, max=100)])
+    grade_qualified = IntegerField("达标线", validators=[DataRequired(), NumberRange(min=1, max=100)])
+    reward_per_point = DecimalField("人均每分奖励标准（元）", places=2, validators=[Optional(), NumberRange(min=0)])
+    reward_basic_pct = IntegerField("基本达标按 %", validators=[DataRequired(), NumberRange(min=0, max=100)])
+    reward_lump_excellent = DecimalField("优秀一次性奖励（元）", places=2, validators=[Optional(), NumberRange(min=0)])
+    reward_lump_top = DecimalField("特优一次性奖励（元）", places=2, validators=[Optional(), NumberRange(min=0)])
+    majority_required = BooleanField("当选须超过实到人数半数（R22）")
+
+
+class GroupSettingsForm(BaseForm):
+    candidate_places = IntegerField("候选名额 N", validators=[Optional(), NumberRange(min=1, max=1000, message="候选名额应为正整数")])
+    seats = IntegerField("应选名额 K", validators=[Optional(), NumberRange(min=1, max=1000, message="应选名额应为正整数")])
+
+
+class SelectionRoundForm(BaseForm):
+    seats = IntegerField("应选名额", validators=[Optional(), NumberRange(min=1, max=1000)])
+    order = SelectField("候选顺序", choices=[SelectChoice("score", "按考核得分"), SelectChoice("strokes", "按笔画")])

@@ -11,13 +11,18 @@ from wtforms.fields.choices import SelectChoice
 
 from ..extensions import db
 from ..models import RESULT_MODES, Meeting, Round, RoundState, Slip, StateError
-from ..services import documents, live, meetings, slips as slip_service
+from ..services import documents, live, meetings, selection, slips as slip_service, units
+from ..services.assessment import archive_year, assessment_report
 from ..web import live_stream_response
-from ..services.exports import MIME_TYPES, report_bytes, report_filename
+from ..services.exports import MIME_TYPES, assessment_bytes, report_bytes, report_filename, selection_bytes
 from ..services.results import round_report
-from ..services.spreadsheets import SheetFormatError, meeting_template_xlsx, read_meeting_xlsx
+from ..services.spreadsheets import SheetFormatError, meeting_template_xlsx, read_meeting_xlsx, read_units_xlsx, units_template_xlsx
 from .forms import (
+    AssessmentSettingsForm,
     CategoryForm,
+    GroupSettingsForm,
+    SelectionRoundForm,
+    UnitsImportForm,
     EmptyForm,
     ImportForm,
     IssueSlipsForm,
@@ -359,6 +364,157 @@ def live_events(meeting_id: int):
     return live_stream_response(_meeting(meeting_id).id)
 
 
+# --- 年度考核 and 差额票决 -------------------------------------------------------------------
+
+
+@bp.get("/meetings/<int:meeting_id>/assessment")
+def assessment(meeting_id: int):
+    """Units, grades, composite scores, 特优 candidates per group and their 票决 rounds."""
+    return _assessment_page(_meeting(meeting_id))
+
+
+def _assessment_page(m: Meeting, status: int = 200, errors: list[str] | None = None, **forms):
+    report = assessment_report(m)
+    settings_form = forms.get("settings_form") or AssessmentSettingsForm(obj=m)
+    if settings_form.year.data is None and not settings_form.is_submitted():
+        settings_form.year.data = m.assessment_year
+    return (
+        render_template(
+            "organizer/assessment.html",
+            meeting=m,
+            report=report,
+            groups={g.name: g for g in units.groups_of(m)},
+            selection_rounds=[r for r in m.rounds if r.is_selection],
+            import_form=forms.get("import_form") or UnitsImportForm(),
+            settings_form=settings_form,
+            group_form=GroupSettingsForm(),
+            selection_form=SelectionRoundForm(),
+            button_form=EmptyForm(),
+            errors=errors or [],
+        ),
+        status,
+    )
+
+
+@bp.post("/meetings/<int:meeting_id>/units/import")
+def import_units(meeting_id: int):
+    """Import the units (单位, 分组, 目标考核得分, 一票否决, 职工人数): all rows or none."""
+    m = _meeting(meeting_id)
+    form = UnitsImportForm()
+    if not form.validate_on_submit():
+        return _assessment_page(m, 400, [e for errs in form.errors.values() for e in errs], import_form=form)
+    upload = form.file.data
+    raw = upload.read()
+    try:
+        if upload.filename.lower().endswith(".xlsx"):
+            rows = read_units_xlsx(raw)
+        else:
+            data = json.loads(raw.decode("utf-8-sig"))
+            rows = data.get("units") if isinstance(data, dict) else data
+        count = len(units.import_units(m, rows, _actor()))
+    except meetings.DefinitionError as error:
+        return _assessment_page(m, 400, ["导入失败，未导入任何内容："] + error.errors, import_form=form)
+    except SheetFormatError as error:
+        return _assessment_page(m, 400, [str(error)], import_form=form)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _assessment_page(m, 400, ["不是有效的 JSON 文件（应为 UTF-8 编码）"], import_form=form)
+    except StateError as error:
+        return _assessment_page(m, 409, [str(error)], import_form=form)
+    flash(f"已导入 {count} 个单位", "ok")
+    return redirect(url_for(".assessment", meeting_id=m.id))
+
+
+@bp.get("/units-template.xlsx")
+def units_template():
+    """The .xlsx template for importing units."""
+    return _download(units_template_xlsx(), "单位名单导入模板.xlsx", MIME_TYPES["xlsx"])
+
+
+@bp.post("/meetings/<int:meeting_id>/assessment/settings")
+def assessment_settings(meeting_id: int):
+    """Composite weights (R1), grade lines (R2), rewards (R5), majority rule (R22), year."""
+    m = _meeting(meeting_id)
+    form = AssessmentSettingsForm()
+    if not form.validate_on_submit():
+        return _assessment_page(m, 400, settings_form=form)
+    values = {name: getattr(form, name).data for name in meetings.ASSESSMENT_FIELDS}
+    for money in ("reward_per_point", "reward_lump_excellent", "reward_lump_top"):
+        values[money] = values[money] or 0
+    try:
+        meetings.set_assessment_settings(m, _actor(), **values)
+    except StateError as error:
+        return _assessment_page(m, 409, [str(error)], settings_form=form)
+    flash("考核设置已保存", "ok")
+    return redirect(url_for(".assessment", meeting_id=m.id))
+
+
+@bp.post("/meetings/<int:meeting_id>/groups/<group>")
+def group_settings(meeting_id: int, group: str):
+    """A group's N candidates and K seats (empty: every 达标 unit; half of N)."""
+    m = _meeting(meeting_id)
+    form = GroupSettingsForm()
+    if not form.validate_on_submit():
+        return _assessment_page(m, 400, [e for errs in form.errors.values() for e in errs])
+    try:
+        units.set_group(m, group, places=form.candidate_places.data, seats=form.seats.data, actor=_actor())
+    except StateError as error:
+        return _assessment_page(m, 409, [str(error)])
+    flash(f"「{group}」名额已保存", "ok")
+    return redirect(url_for(".assessment", meeting_id=m.id))
+
+
+@bp.post("/meetings/<int:meeting_id>/groups/<group>/selection")
+def create_selection(meeting_id: int, group: str):
+    """Create the group's 差额票决 round from its candidates (and the organizer's choice
+    among units tied at the N-th place)."""
+    m = _meeting(meeting_id)
+    form = SelectionRoundForm()
+    if not form.validate_on_submit():
+        return _assessment_page(m, 400, [e for errs in form.errors.values() for e in errs])
+    try:
+        round_ = selection.create_selection_round(m, group, request.form.getlist("unit"), _actor(), seats=form.seats.data, order=form.order.data)
+    except StateError as error:
+        return _assessment_page(m, 409, [str(error)])
+    flash(f"已创建「{round_.title}」：应选 {round_.seats} 名，候选 {len(round_.round_targets)} 名", "ok")
+    return redirect(url_for(".meeting", meeting_id=m.id) + f"#round-{round_.id}")
+
+
+@bp.post("/rounds/<int:round_id>/runoff")
+def runoff(round_id: int):
+    """R21 in one action: a runoff among the tied candidates for the seats still open."""
+    r = _round(round_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        new = selection.start_runoff(r, _actor())
+    except StateError as error:
+        flash(str(error), "error")
+        return redirect(url_for(".meeting", meeting_id=r.meeting_id) + f"#round-{r.id}")
+    flash(f"已发起「{new.title}」：{len(new.round_targets)} 名候选争 {new.seats} 个名额，请开始投票", "ok")
+    return redirect(url_for(".meeting", meeting_id=r.meeting_id) + f"#round-{new.id}")
+
+
+@bp.post("/meetings/<int:meeting_id>/history/archive")
+def archive_history(meeting_id: int):
+    """Keep this year's standings for next year's two-year flags (R6)."""
+    m = _meeting(meeting_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        count = archive_year(m, _actor())
+    except ValueError as error:
+        return _assessment_page(m, 409, [str(error)])
+    flash(f"已归档 {count} 条本年度结果，供下一年度比对", "ok")
+    return redirect(url_for(".assessment", meeting_id=m.id))
+
+
+@bp.get("/meetings/<int:meeting_id>/assessment.<any(pdf, xlsx, json):fmt>")
+def assessment_file(meeting_id: int, fmt: str):
+    """The composite table as PDF, XLSX or JSON — the same report as the page."""
+    report = assessment_report(_meeting(meeting_id))
+    return _download(assessment_bytes(report, fmt), f"综合考核结果-{report.meeting_id}.{fmt}", MIME_TYPES[fmt])
+
+
 def _counted_round(round_id: int) -> Round:
     r = _round(round_id)
     if r.state in (RoundState.DRAFT, RoundState.OPEN):
@@ -369,13 +525,21 @@ def _counted_round(round_id: int) -> Round:
 @bp.get("/rounds/<int:round_id>/results")
 def results(round_id: int):
     """The results of a closed round, as the organizer reads them before signing."""
-    report = round_report(_counted_round(round_id))
-    return render_template("organizer/results.html", report=report)
+    r = _counted_round(round_id)
+    if r.is_selection:
+        return render_template("organizer/selection_results.html", report=selection.selection_report(r), round=r, button_form=EmptyForm())
+    return render_template("organizer/results.html", report=round_report(r))
 
 
 @bp.get("/rounds/<int:round_id>/results.<any(pdf, xlsx, json):fmt>")
 def results_file(round_id: int, fmt: str):
-    """The 测评结果汇总表 as PDF, XLSX or JSON — the same report as the page."""
-    report = round_report(_counted_round(round_id))
+    """The 测评结果汇总表 (or, for 差额票决, the 票决计票结果报告单) — the same report as the page."""
+    r = _counted_round(round_id)
+    if r.is_selection:
+        if fmt == "xlsx":
+            abort(404)
+        report = selection.selection_report(r)
+        return _download(selection_bytes(report, fmt), f"票决计票结果报告单-{r.meeting_id}-{r.id}.{fmt}", MIME_TYPES[fmt])
+    report = round_report(r)
     return _download(report_bytes(report, fmt), report_filename(report, fmt), MIME_TYPES[fmt])
 

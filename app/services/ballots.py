@@ -26,16 +26,25 @@ class BallotView:
     round_title: str
     meeting_title: str
     targets: tuple[TargetView, ...]
+    is_selection: bool = False
+    seats: int = 0  # K, for a 差额票决 ballot
+
+
+SELECTION_LEVELS = ("同意",)
 
 
 def ballot_view(round_: Round) -> BallotView:
+    if round_.is_selection:
+        targets = tuple(TargetView(t.id, t.kind, "候选单位", t.unit, t.unit, "", SELECTION_LEVELS) for t in round_.targets)
+    else:
+        targets = tuple(TargetView(t.id, t.kind, t.kind_label, t.display_name, t.unit, t.title, t.levels) for t in round_.targets)
     return BallotView(
         round_id=round_.id,
         round_title=round_.title,
         meeting_title=round_.meeting.title,
-        targets=tuple(
-            TargetView(t.id, t.kind, t.kind_label, t.display_name, t.unit, t.title, t.levels) for t in round_.targets
-        ),
+        targets=targets,
+        is_selection=round_.is_selection,
+        seats=round_.seats or 0,
     )
 
 

@@ -1,4 +1,5 @@
-"""PDF documents the organizers hand in (DOMAIN §7): the slip sheet and the 测评结果汇总表.
+"""PDF documents the organizers hand in (DOMAIN §7): the slip sheet, the 测评结果汇总表, the
+票决计票结果报告单 and the composite table (综合考核结果).
 
 Bytes first, response last: every builder takes plain data and returns the PDF as ``bytes``;
 views wrap them in a response. Nothing here touches the Flask request, session or app
@@ -12,19 +13,25 @@ from __future__ import annotations
 import base64
 import functools
 import io
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import qrcode
 import qrcode.constants
 from jinja2 import Environment, FileSystemLoader
 
 from ..core.scales import plain_number
+from ..core.times import local
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .assessment import AssessmentReport
     from .results import RoundReport
+    from .selection import SelectionReport
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -38,6 +45,38 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters["plain_number"] = plain_number
+
+DASH = "—"
+
+
+def _minutes(value: datetime | None) -> str:
+    """A stored (UTC) timestamp as printed in the hall's zone: ``2025-01-15 09:30``."""
+    return DASH if value is None else local(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _fixed2(value: Decimal | int | float | None) -> str:
+    """A score or an amount with 2 decimals (18400.00), "—" when missing."""
+    if value is None:
+        return DASH
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    return f"{number.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
+
+
+def _hex_groups(digest: str, size: int = 8) -> str:
+    """A hex digest in groups of ``size`` separated by spaces, so it can wrap between groups."""
+    return " ".join(digest[i : i + size] for i in range(0, len(digest), size))
+
+
+#: CSS class of a 票决 result: 特优 is shaded, 待再次投票 red (§7, R21).
+_STATUS_CLASSES = {"特优": "top", "待再次投票": "runoff"}
+
+_env.filters["minutes"] = _minutes
+_env.filters["fixed2"] = _fixed2
+_env.filters["hex_groups"] = _hex_groups
+_env.filters["status_class"] = lambda label: _STATUS_CLASSES.get(label, "")
+
+_HEX = re.compile(r"[0-9a-f]{16,}")
+_Row = TypeVar("_Row")
 
 
 @dataclass(frozen=True)
@@ -103,6 +142,53 @@ def summary_pdf(report: RoundReport) -> bytes:
         categories=report.categories,
     )
     return _write_pdf(html)
+
+
+def selection_report_pdf(report: SelectionReport) -> bytes:
+    """The 票决计票结果报告单 of a group's 差额票决, A4 portrait (DOMAIN §7, R4, R10, R11, R19,
+    R21, R22).
+
+    Meeting, date, place and a line for the 主持人; then every counted round in order (the
+    first round, then each 再次投票): its times, 应选 K 名, the six R19 counts (and 纸质录入
+    when there are any), and per candidate, in ballot order, 得票 | 得票率 | 排名 | 结果. Then the
+    final result (特优 shaded), the rules, the 计票人 / 监票人 / 监票人 / 主持人 lines and the
+    date, and the SHA-256 digest of the tally in monospace, in groups of 8 so it wraps. Broken
+    R19 invariants are boxed in red under the heading; the page footer repeats the title, the
+    start of the digest and the page number.
+    """
+    html = _env.get_template("documents/selection_report.html").render(
+        report=report,
+        footer_digest=report.digest[:16] if _HEX.fullmatch(report.digest or "") else "",
+    )
+    return _write_pdf(html)
+
+
+def composite_pdf(report: AssessmentReport) -> bytes:
+    """The composite table (综合考核结果), A4 landscape (DOMAIN §2, §7, R1, R2, R3, R5, R6).
+
+    One table of units per group (序号 | 单位 | 分组 | 综合目标考核得分 | 民主测评得分 | 综合得分 |
+    等次 (with the reason of a 一票否决) | 组内排名 | 特优/优秀 | 奖金 | 标记), then the leaders of
+    each group (单位 | 姓名 | 职务 | 主要负责人 | 民主测评得分 | 等次 | 综合得分 | 组内排名 | 标记).
+    Scores and rewards print with 2 decimals, a missing one as "—". The rules and the
+    signature lines are in the footer of every page.
+    """
+    html = _env.get_template("documents/composite.html").render(
+        report=report,
+        heading=f"{report.year}年度综合考核结果" if report.year else "年度综合考核结果",
+        unit_groups=by_group(report.units),
+        leader_groups=by_group(report.leaders),
+        group_info={g.name: g for g in report.groups},
+    )
+    return _write_pdf(html)
+
+
+def by_group(rows: Iterable[_Row]) -> list[tuple[str, list[_Row]]]:
+    """Rows with a ``group`` attribute, bunched by group in order of first appearance, each
+    group's rows in their given order."""
+    groups: dict[str, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(row.group, []).append(row)
+    return list(groups.items())
 
 
 def _write_pdf(html: str) -> bytes:

@@ -30,3 +30,39 @@ def report_bytes(report: RoundReport, fmt: str) -> bytes:
 
 def report_filename(report: RoundReport, fmt: str) -> str:
     return f"测评结果汇总表-{report.meeting_id}-{report.round_id}.{fmt}"
+
+
+def selection_bytes(report, fmt: str) -> bytes:
+    """The 票决计票结果报告单 as PDF or JSON.
+
+    :raises ValueError: for another format.
+    """
+    from .selection import selection_report_dict
+
+    if fmt == "pdf":
+        from .documents import selection_report_pdf
+
+        return selection_report_pdf(report)
+    if fmt == "json":
+        return json.dumps(selection_report_dict(report), ensure_ascii=False, indent=2).encode("utf-8")
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def assessment_bytes(report, fmt: str) -> bytes:
+    """The composite table as PDF, XLSX or JSON.
+
+    :raises ValueError: for an unknown format.
+    """
+    if fmt == "pdf":
+        from .documents import composite_pdf
+
+        return composite_pdf(report)
+    if fmt == "xlsx":
+        from .spreadsheets import composite_xlsx
+
+        return composite_xlsx(report)
+    if fmt == "json":
+        import dataclasses
+
+        return json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2, default=str).encode("utf-8")
+    raise ValueError(f"unknown format {fmt!r}")

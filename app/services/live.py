@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Meeting, Round, RoundState, Slip
 from .results import RoundReport, round_report
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .selection import SelectionReport
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class HallState:
     version: str
     current: RoundTurnout | None
     rounds: tuple[RoundTurnout, ...]
-    report: RoundReport | None  # only when the current round's result may be shown
+    report: RoundReport | SelectionReport | None  # only when the current round's result may be shown
 
     def event(self) -> dict:
         """What the event stream and the polling endpoint send: turnout, never results."""
@@ -104,7 +108,14 @@ def hall_state(meeting: Meeting) -> HallState:
         RoundTurnout(r.id, r.title, r.state.value, r.state_label, r.result_mode, r.cast_count, present) for r in rounds
     )
     current = current_round(rounds)
-    report = round_report(current) if current is not None and result_visible(current) else None
+    report = None
+    if current is not None and result_visible(current):
+        if current.is_selection:
+            from .selection import selection_report
+
+            report = selection_report(current)
+        else:
+            report = round_report(current)
     return HallState(
         meeting_id=meeting.id,
         meeting_title=meeting.title,

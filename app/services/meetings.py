@@ -386,3 +386,42 @@ def _commit_transition(round_: Round, guard, values: dict, actor: str, action: s
         raise StateError("轮次状态已被他人更改，请刷新页面")
     audit.log(actor, action, round_.meeting_id, round_id=round_.id, title=round_.title)
     db.session.commit()
+
+
+ASSESSMENT_FIELDS = (
+    "year",
+    "principal_target_pct",
+    "member_target_pct",
+    "grade_basic",
+    "grade_qualified",
+    "reward_per_point",
+    "reward_basic_pct",
+    "reward_lump_excellent",
+    "reward_lump_top",
+    "majority_required",
+)
+
+
+def set_assessment_settings(meeting: Meeting, actor: str, **values) -> None:
+    """Weights (R1), grade thresholds (R2), rewards (R5), the majority rule (R22) and the year.
+
+    :raises StateError: for weights outside 0–100, thresholds out of order, or the majority
+        rule changed while a 差额票决 round is open or counted (it would change its winners).
+    """
+    unknown = set(values) - set(ASSESSMENT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown settings: {sorted(unknown)}")
+    for key in ("principal_target_pct", "member_target_pct", "reward_basic_pct"):
+        if key in values and not 0 <= int(values[key]) <= 100:
+            raise StateError("百分比应在 0–100 之间")
+    basic = int(values.get("grade_basic", meeting.grade_basic))
+    qualified = int(values.get("grade_qualified", meeting.grade_qualified))
+    if not 0 < basic < qualified <= 100:
+        raise StateError("等次分数线应满足 0 < 基本达标线 < 达标线 ≤ 100")
+    if "majority_required" in values and bool(values["majority_required"]) != meeting.majority_required:
+        if any(r.is_selection and r.state is not RoundState.DRAFT for r in meeting.rounds):
+            raise StateError("差额票决已开始，不能再更改过半数规则")
+    for key, value in values.items():
+        setattr(meeting, key, value)
+    audit.log(actor, "meeting.assessment_settings", meeting.id, **{k: str(v) for k, v in values.items()})
+    db.session.commit()

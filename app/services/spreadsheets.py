@@ -12,6 +12,10 @@ Bytes in, bytes out: nothing here touches Flask, the database or the models.
 - ``summary_xlsx()`` writes a ``RoundReport`` with the same numbers as the PDF: scores are the
   2-decimal half-up values of R16, percentages the 2-decimal half-up values of R17, both stored
   as numbers whose display equals the printed text.
+- ``read_units_xlsx()`` / ``units_template_xlsx()``: the 「单位」 import (综合目标考核得分, 一票否决,
+  编内在职职工人数; R2, R3, R5), judged by ``app.services.units.validate_units``.
+- ``composite_xlsx()`` writes an ``AssessmentReport`` (the composite table, §7) with the same
+  columns and figures as ``documents.composite_pdf``.
 
 Every string written to a cell goes through ``safe_text()`` (formula injection).
 """
@@ -39,15 +43,20 @@ from ..core.scales import KIND_LABELS, PERSON, TEAM, level_labels, round_half_up
 from ..core.scoring import percent
 
 if TYPE_CHECKING:
+    from .assessment import AssessmentReport, UnitRow
     from .results import RoundReport, TargetRow
 
 __all__ = [
     "EXAMPLE_MEETING",
+    "EXAMPLE_UNITS",
     "SheetFormatError",
+    "composite_xlsx",
     "meeting_template_xlsx",
     "read_meeting_xlsx",
+    "read_units_xlsx",
     "safe_text",
     "summary_xlsx",
+    "units_template_xlsx",
 ]
 
 
@@ -695,4 +704,215 @@ def summary_xlsx(report: RoundReport) -> bytes:
     workbook.remove(workbook.active)
     for kind in report.kinds or (PERSON,):
         _summary_sheet(workbook.create_sheet(KIND_LABELS[kind]), report, kind)
+    return _save(workbook)
+
+
+# --------------------------------------------------------------------------------------------
+# The 「单位」 import (R2, R3, R5) and its template
+# --------------------------------------------------------------------------------------------
+
+SHEET_UNITS = "单位"
+UNIT_COLUMNS = (
+    _Column("name", "单位", ("单位名称",), 22),
+    _Column("group", "分组", ("考核分组", "所在分组"), 12),
+    _Column("target_score", "综合目标考核得分", ("考核得分", "目标考核得分", "综合目标考核分"), 18),
+    _Column("vetoed", "一票否决", ("是否一票否决",), 10),
+    _Column("veto_reason", "否决原因", ("一票否决原因",), 24),
+    _Column("staff", "编内在职职工人数", ("职工人数", "编内人数", "在职职工人数"), 18),
+)
+
+#: The example of the 「单位」 template: 6 departments and 4 towns, one of them vetoed.
+EXAMPLE_UNITS: tuple[dict, ...] = (
+    {"name": "区发改局", "group": "部门组", "target_score": Decimal("95.50"), "vetoed": False, "veto_reason": "", "staff": 32},
+    {"name": "区财政局", "group": "部门组", "target_score": Decimal("93.20"), "vetoed": False, "veto_reason": "", "staff": 45},
+    {"name": "区教育局", "group": "部门组", "target_score": Decimal("91.80"), "vetoed": False, "veto_reason": "", "staff": 60},
+    {"name": "区卫健局", "group": "部门组", "target_score": Decimal("90.60"), "vetoed": False, "veto_reason": "", "staff": 38},
+    {"name": "区住建局", "group": "部门组", "target_score": Decimal("87.40"), "vetoed": False, "veto_reason": "", "staff": 41},
+    {"name": "区交通局", "group": "部门组", "target_score": Decimal("78.90"), "vetoed": False, "veto_reason": "", "staff": 29},
+    {"name": "城东街道", "group": "乡镇组", "target_score": Decimal("94.10"), "vetoed": False, "veto_reason": "", "staff": 86},
+    {"name": "城西街道", "group": "乡镇组", "target_score": Decimal("92.70"), "vetoed": False, "veto_reason": "", "staff": 79},
+    {"name": "青山镇", "group": "乡镇组", "target_score": Decimal("91.30"), "vetoed": True, "veto_reason": "安全生产", "staff": 64},
+    {"name": "河口乡", "group": "乡镇组", "target_score": Decimal("88.60"), "vetoed": False, "veto_reason": "", "staff": 52},
+)
+
+_UNITS_HELP_LINES = (
+    "单位导入说明",
+    "1. 工作表「单位」要保留，名称不要改；表头按文字识别，列的顺序可以调整，多出的列会被忽略，空行会被跳过。",
+    "2. 单位：单位全称，不能重复。分组：同组单位一起排名、一起差额票决，如 部门组、乡镇组。",
+    "3. 综合目标考核得分：0–100，最多两位小数。低于 80 分为不达标，80–90 分（不含 90）为基本达标，90 分及以上为达标。",
+    "4. 一票否决：填 是 或 否（空白按 否）；填 是 的单位等次为不达标，须在「否决原因」写明原因，如 综治、计生、安全生产 或 违法违纪。",
+    "5. 编内在职职工人数：0 或正整数，用于计算奖金（人均每分奖励标准 × 得分 × 人数）。",
+    "6. 导入时会检查所有行，任何一行有错都不会导入，并逐行列出错误（如：工作表「单位」第 5 行：综合目标考核得分应为 0–100 的数）。",
+    "7. 导入会替换本次会议原有的单位名单；差额票决开始后不能再导入。",
+)
+
+
+def read_units_xlsx(data: bytes) -> list[dict]:
+    """Read the 「单位」 sheet of an upload (DOMAIN R2, R3, R5) into unit rows.
+
+    The header row is found by text (order free, extra columns and sheets ignored; aliases such
+    as 单位名称, 考核得分, 是否一票否决, 职工人数 accepted); empty rows are skipped.
+
+    :return: ``[{"name", "group", "target_score", "vetoed", "veto_reason", "staff", "_row"}]``:
+        texts stripped; numbers as ``_number`` gives them (int, or the digits as a string);
+        一票否决 是 → True, 否 or empty → False, other text passed through for
+        ``app.services.units.validate_units`` to report; ``_row`` as Excel numbers rows.
+    :raises SheetFormatError: when the file is not an .xlsx, or the sheet or a column is missing.
+    """
+    workbook = _open_workbook(data)
+    try:
+        sheets = {name.strip(): name for name in workbook.sheetnames}
+        if SHEET_UNITS not in sheets:
+            raise SheetFormatError(f"工作簿缺少工作表「{SHEET_UNITS}」。请下载单位导入模板，按模板的工作表名称填写。")
+        return [
+            {
+                "name": _text(c["name"]),
+                "group": _text(c["group"]),
+                "target_score": _number(c["target_score"]),
+                "vetoed": _yes_no(c["vetoed"]),
+                "veto_reason": _text(c["veto_reason"]),
+                "staff": _number(c["staff"]),
+                "_row": n,
+            }
+            for n, c in _read_table(workbook[sheets[SHEET_UNITS]], SHEET_UNITS, UNIT_COLUMNS)
+        ]
+    finally:
+        workbook.close()
+
+
+def units_template_xlsx() -> bytes:
+    """The 「单位」 import template filled with ``EXAMPLE_UNITS``: scores as numbers formatted
+    ``0.00``, a 是/否 dropdown for 一票否决, and a 「填写说明」 sheet (ignored on import)."""
+    workbook = Workbook()
+    ws = workbook.active
+    ws.title = SHEET_UNITS
+    rows = [
+        [u["name"], u["group"], _Num(float(u["target_score"]), SCORE_FORMAT), "是" if u["vetoed"] else "否", u["veto_reason"] or None, u["staff"]]
+        for u in EXAMPLE_UNITS
+    ]
+    _table(ws, UNIT_COLUMNS, rows)
+    _dropdown(ws, ("是", "否"), "D2:D1000")
+
+    ws = workbook.create_sheet(SHEET_HELP)
+    ws.column_dimensions["A"].width = 110
+    for number, text in enumerate(_UNITS_HELP_LINES, start=1):
+        _put(ws, number, 1, text, font=_HEADER_FONT if number == 1 else Font(), alignment=_WRAP)
+    return _save(workbook)
+
+
+# --------------------------------------------------------------------------------------------
+# The composite table (综合考核结果)
+# --------------------------------------------------------------------------------------------
+
+COMPOSITE_UNIT_COLUMNS = (
+    _Column("number", "序号", (), 6),
+    _Column("name", "单位", (), 22),
+    _Column("group", "分组", (), 10),
+    _Column("target_score", "综合目标考核得分", (), 12),
+    _Column("democratic", "民主测评得分", (), 11),
+    _Column("composite", "综合得分", (), 10),
+    _Column("grade", "等次", (), 16),
+    _Column("rank", "组内排名", (), 8),
+    _Column("outcome", "特优/优秀", (), 10),
+    _Column("reward", "奖金（元）", (), 13),
+    _Column("flags", "标记", (), 28),
+)
+COMPOSITE_LEADER_COLUMNS = (
+    _Column("number", "序号", (), 6),
+    _Column("unit", "单位", (), 22),
+    _Column("group", "分组", (), 10),
+    _Column("name", "姓名", (), 10),
+    _Column("title", "职务", (), 14),
+    _Column("principal", "主要负责人", (), 10),
+    _Column("democratic", "民主测评得分", (), 11),
+    _Column("band", "等次", (), 9),
+    _Column("composite", "综合得分", (), 10),
+    _Column("rank", "组内排名", (), 8),
+    _Column("flags", "标记", (), 28),
+)
+COMPOSITE_SIGNATURE_LINE = "制表人：＿＿＿＿＿＿　　　审核人：＿＿＿＿＿＿　　　主持人：＿＿＿＿＿＿"
+
+
+def _grouped(rows: Sequence[Any]) -> list[tuple[int, Any]]:
+    """Rows bunched by ``group`` in order of first appearance (as the PDF prints them), each
+    with its 序号 within the group."""
+    order: dict[str, int] = {}
+    for row in rows:
+        order.setdefault(row.group, len(order))
+    out, seen = [], dict.fromkeys(order, 0)
+    for row in sorted(rows, key=lambda r: order[r.group]):
+        seen[row.group] += 1
+        out.append((seen[row.group], row))
+    return out
+
+
+def grade_text(unit: UnitRow) -> str:
+    """等次 with the reason of a 一票否决: 不达标（一票否决：安全生产）."""
+    if not unit.is_vetoed:
+        return unit.grade_label
+    return f"{unit.grade_label}（一票否决{'：' + unit.veto_reason if unit.veto_reason else ''}）"
+
+
+def _outcome_text(unit: UnitRow) -> str:
+    if unit.outcome_label:
+        return unit.outcome_label
+    return {"candidate": "特优候选", "tied": "并列待定"}.get(unit.candidate, DASH)
+
+
+def _money_cell(value: Decimal | None) -> Any:
+    return DASH if value is None else _Num(float(value), SCORE_FORMAT)
+
+
+def _rank_cell(rank: int | None) -> Any:
+    return DASH if rank is None else rank
+
+
+def _composite_sheet(ws: Worksheet, report: AssessmentReport, heading: str, columns: Sequence[_Column], rows: list[list[Any]]) -> None:
+    width = len(columns)
+    for column, spec in enumerate(columns, start=1):  # widths first: _line sizes rows by them
+        ws.column_dimensions[get_column_letter(column)].width = spec.width
+    _line(ws, 1, report.meeting_title, width, font=Font(bold=True, size=16), center=True)
+    _line(ws, 2, heading, width, font=Font(bold=True, size=12), center=True)
+    header_row = 3
+    last = _table(ws, columns, rows, top=header_row, alignment=_CENTER)
+    ws.freeze_panes = ws.cell(row=header_row + 1, column=3).coordinate  # keep 序号/单位 in view
+    footer = [*report.rules, "", COMPOSITE_SIGNATURE_LINE, "", DATE_LINE]
+    for offset, text in enumerate(footer, start=2):
+        if text:
+            _line(ws, last + offset, text, width)
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def composite_xlsx(report: AssessmentReport) -> bytes:
+    """The composite table as .xlsx (DOMAIN §7, R1, R2, R3, R5, R6), same columns and figures
+    as ``documents.composite_pdf``: sheet 「单位」 (units by group) and sheet 「领导干部」.
+
+    Scores and rewards are the printed 2-decimal values stored as numbers formatted ``0.00``;
+    ranks are integers; a missing value is "—". The rules, the 制表人 / 审核人 / 主持人 line
+    and the date line follow each table.
+    """
+    heading = f"{report.year}年度综合考核结果" if report.year else "年度综合考核结果"
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    unit_rows: list[list[Any]] = [
+        [
+            number, u.name, u.group, _score_cell(u.target_score), _score_cell(u.democratic), _score_cell(u.composite),
+            grade_text(u), _rank_cell(u.rank), _outcome_text(u), _money_cell(u.reward), "；".join(u.flags),
+        ]
+        for number, u in _grouped(report.units)
+    ]
+    _composite_sheet(workbook.create_sheet("单位"), report, heading, COMPOSITE_UNIT_COLUMNS, unit_rows)
+    leader_rows: list[list[Any]] = [
+        [
+            number, l.unit, l.group, l.name, l.title, "是" if l.is_principal else "否", _score_cell(l.democratic),
+            l.band or DASH, _score_cell(l.composite), _rank_cell(l.rank), "；".join(l.flags),
+        ]
+        for number, l in _grouped(report.leaders)
+    ]
+    _composite_sheet(workbook.create_sheet("领导干部"), report, f"{heading}（领导干部）", COMPOSITE_LEADER_COLUMNS, leader_rows)
     return _save(workbook)

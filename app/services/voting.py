@@ -125,16 +125,21 @@ def has_voted(slip: Slip, round_: Round) -> bool:
     return bool(db.session.scalar(select(exists().where(SlipUse.slip_id == slip.id, SlipUse.round_id == round_.id))))
 
 
-def check_marks(round_: Round, marks: Mapping) -> dict[int, int]:
+def check_marks(round_: Round, marks: Mapping, *, is_paper: bool = False) -> tuple[dict[int, int], bool]:
     """Validate marks against the round's ballot.
 
     :param marks: target id → level index 0–3; None or a missing target is an abstention (R13).
-    :return: the non-abstention marks as ``{target_id: level}``.
-    :raises InvalidBallot: for a target not on this ballot or a level not on the scale.
+        In a 差额票决 round the only level is 0 (同意).
+    :return: ``(marks without abstentions, is_valid)``. A ballot is invalid only in a 差额票决
+        round with more than K marks, and only when entered from paper (R11; see
+        services.selection): a phone or API over-selection is refused instead.
+    :raises InvalidBallot: for a target not on this ballot, a level not on the scale, or an
+        over-selection that is not a paper ballot.
     """
     if not isinstance(marks, Mapping):
         raise InvalidBallot("选票格式不正确")
     on_ballot = set(db.session.scalars(select(RoundTarget.target_id).where(RoundTarget.round_id == round_.id)))
+    levels = 1 if round_.is_selection else LEVEL_COUNT
     clean: dict[int, int] = {}
     for raw_target, raw_level in marks.items():
         target_id = _as_int(raw_target)
@@ -143,10 +148,14 @@ def check_marks(round_: Round, marks: Mapping) -> dict[int, int]:
         if raw_level is None or raw_level == "":
             continue
         level = _as_int(raw_level)
-        if level is None or not 0 <= level < LEVEL_COUNT:
+        if level is None or not 0 <= level < levels:
             raise InvalidBallot("评价等次不正确，请刷新页面后重新填写")
         clean[target_id] = level
-    return clean
+    if round_.is_selection and len(clean) > (round_.seats or 0):
+        if not is_paper:
+            raise InvalidBallot(f"最多可选 {round_.seats} 名，您选了 {len(clean)} 名，请减少后再提交")
+        return {}, False  # 废票: counted in 收回 and 无效, in no candidate's votes
+    return clean, True
 
 
 def _as_int(value) -> int | None:
@@ -165,20 +174,23 @@ def _as_int(value) -> int | None:
 def cast(slip: Slip, round_id: int, marks: Mapping, *, is_paper: bool = False) -> None:
     """Cast one 测评 ballot for a slip in a round, atomically (see the module docstring).
 
-    :param marks: target id → level index (0 = 好/优秀 … 3 = 差/不称职), None = 弃权.
+    :param marks: target id → level index (0 = 好/优秀 … 3 = 差/不称职), None = 弃权; in a
+        差额票决 round 0 = 同意 for each chosen candidate.
+    :param is_paper: a paper ballot entered by staff (§6): an over-selection is recorded as
+        invalid instead of refused.
     :raises VotingError: (a subclass) with the Chinese message; nothing was written.
     """
     if slip.is_void:
         raise VoidSlip("此测评码已作废，请向工作人员领取新的测评码")
     round_ = open_round_for(slip, round_id)
-    clean = check_marks(round_, marks)
+    clean, is_valid = check_marks(round_, marks, is_paper=is_paper)
     slip_id, category_id = slip.id, slip.category_id
     # End the read transaction of the checks above, so that the write transaction starts with
     # a write (on SQLite it then waits for the lock instead of failing on a stale snapshot).
     db.session.commit()
     ballot_id = secrets.token_hex(16)
     with _sqlite_writer():
-        _write_ballot(slip_id, category_id, round_id, ballot_id, clean, is_paper)
+        _write_ballot(slip_id, category_id, round_id, ballot_id, clean, is_valid, is_paper)
 
 
 @contextmanager
@@ -212,12 +224,14 @@ def _lock_file(path: str) -> int:
     return fd
 
 
-def _write_ballot(slip_id: int, category_id: int, round_id: int, ballot_id: str, clean: dict[int, int], is_paper: bool) -> None:
+def _write_ballot(
+    slip_id: int, category_id: int, round_id: int, ballot_id: str, clean: dict[int, int], is_valid: bool, is_paper: bool
+) -> None:
     try:
         # Core inserts on the tables: the ORM's bulk machinery costs more than the writes.
         db.session.execute(insert(SlipUse.__table__).values(slip_id=slip_id, round_id=round_id))
         db.session.execute(
-            insert(Ballot.__table__).values(id=ballot_id, round_id=round_id, category_id=category_id, is_valid=True, is_paper=is_paper)
+            insert(Ballot.__table__).values(id=ballot_id, round_id=round_id, category_id=category_id, is_valid=is_valid, is_paper=is_paper)
         )
         if clean:
             db.session.execute(

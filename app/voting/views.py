@@ -33,8 +33,12 @@ def _refusal(error: voting.VotingError, code: str | None = None):
 
 
 def _marks_from_form() -> dict[str, str]:
-    """Form fields ``t<target id>`` → level index as text ("" = 弃权)."""
-    return {m.group(1): value for key, value in request.form.items() if (m := _MARK_FIELD.match(key))}
+    """Form fields ``t<target id>`` → level index as text ("" = 弃权); in a 差额票决 ballot
+    each checked ``c`` (a candidate's target id) is a 同意 mark."""
+    marks = {m.group(1): value for key, value in request.form.items() if (m := _MARK_FIELD.match(key))}
+    for chosen in request.form.getlist("c"):
+        marks[chosen] = "0"
+    return marks
 
 
 @bp.route("/v", methods=["GET", "POST"])
@@ -77,7 +81,7 @@ def submit(code: str, round_id: int):
     view = ballot_view(round_)
     action = request.form.get("action", "review")
     try:
-        clean = voting.check_marks(round_, marks)
+        clean, _ = voting.check_marks(round_, marks)
     except voting.InvalidBallot as error:
         return render_template("voting/ballot.html", code=code, ballot=view, marks={}, error=str(error)), error.status
     if action == "edit":

@@ -196,3 +196,15 @@ def test_score_stays_within_the_level_values(ballots):
     result = score_target(tally_of(ballots), CATS, ScoringPolicy())
     if result.score is not None:
         assert 40 <= result.score <= 100
+
+
+def test_stored_utc_times_print_in_the_halls_zone(monkeypatch):
+    from datetime import datetime
+
+    from app.core.times import local
+
+    monkeypatch.delenv("CEPING_TIMEZONE", raising=False)
+    assert local(datetime(2026, 12, 1, 1, 30)).strftime("%H:%M") == "09:30"  # China Standard Time
+    monkeypatch.setenv("CEPING_TIMEZONE", "UTC")
+    assert local(datetime(2026, 12, 1, 1, 30)).strftime("%H:%M") == "01:30"
+    assert local(None) is None

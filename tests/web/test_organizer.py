@@ -77,6 +77,11 @@ GET_URLS = [
     "/organizer/rounds/{rc}/results.json",
     "/organizer/meetings/{m}/live/state.json",
     "/organizer/meetings/{m}/live/events",
+    "/organizer/meetings/{x}/assessment",
+    "/organizer/meetings/{x}/assessment.pdf",
+    "/organizer/meetings/{x}/assessment.xlsx",
+    "/organizer/meetings/{x}/assessment.json",
+    "/organizer/units-template.xlsx",
 ]
 
 
@@ -99,11 +104,26 @@ POST_CASES = {
     "/organizer/rounds/{rc}/publish": lambda w: {},
     "/organizer/rounds/{r}/mode": lambda w: {"mode": "live"},
     "/organizer/meetings/{m}/display-link": lambda w: {},
+    "/organizer/meetings/{m}/units/import": lambda w: {"file": (io.BytesIO(json.dumps(UNITS).encode()), "units.json")},
+    "/organizer/meetings/{x}/assessment/settings": lambda w: {
+        "year": "2026", "principal_target_pct": "60", "member_target_pct": "40", "grade_basic": "80",
+        "grade_qualified": "90", "reward_basic_pct": "80", "reward_per_point": "10",
+    },
+    "/organizer/meetings/{x}/groups/部门组": lambda w: {"candidate_places": "3", "seats": "1"},
+    "/organizer/meetings/{x}/groups/部门组/selection": lambda w: {"unit": ["甲局", "乙局", "丙局", "丁局"], "order": "score"},
+    "/organizer/rounds/{rs}/runoff": lambda w: {},
+    "/organizer/meetings/{x}/history/archive": lambda w: {},
 }
+
+#: Units of the 票决 meeting: 部门组 for creating a round, 乡镇组 with a round already counted.
+UNITS = [
+    {"name": n, "group": "部门组", "target_score": s, "vetoed": False, "staff": 20}
+    for n, s in (("甲局", 98), ("乙局", 96), ("丙局", 94), ("丁局", 92))
+] + [{"name": n, "group": "乡镇组", "target_score": s, "vetoed": False, "staff": 30} for n, s in (("东镇", 97), ("西镇", 95), ("南镇", 93), ("北镇", 91))]
 
 
 @pytest.fixture
-def world(staged, codes_of):
+def world(staged, codes_of, make_meeting):
     draft = staged["draft"]
     slip = db.session.scalars(select(Slip).where(Slip.meeting_id == draft.id).order_by(Slip.id)).first()
     return {
@@ -114,17 +134,31 @@ def world(staged, codes_of):
         "rc": staged["r_closed"],
         "category": draft.categories[0].id,
         "code": codes_of(draft)[0],
+        **_selection_world(make_meeting),
     }
 
 
+def _selection_world(make_meeting) -> dict:
+    """A meeting with units, and a counted 票决 round of 乡镇组 that calls for a runoff
+    (no ballots: all four tie at 0 for 2 seats, R21)."""
+    from app.services import selection, units
+
+    meeting = make_meeting(title="年度考核会议")
+    units.import_units(meeting, [dict(u) for u in UNITS], "test")
+    round_ = selection.create_selection_round(meeting, "乡镇组", ["东镇", "西镇", "南镇", "北镇"], "test")
+    meetings.open_round(round_, "test")
+    meetings.close_round(round_, "test")
+    return {"x": meeting.id, "rs": round_.id}
+
+
 def _url(template: str, world: dict) -> str:
-    return template.format(**{k: v for k, v in world.items() if k in ("m", "s", "r", "ro", "rc")})
+    return template.format(**{k: v for k, v in world.items() if k in ("m", "s", "r", "ro", "rc", "x", "rs")})
 
 
 def test_the_lists_cover_every_organizer_route(app):
     """Guard for the two tests below: a new organizer route must be added to their lists."""
     adapter = app.url_map.bind("localhost")
-    world = {"m": 1, "s": 1, "r": 1, "ro": 2, "rc": 3}
+    world = {"m": 1, "s": 1, "r": 1, "ro": 2, "rc": 3, "x": 4, "rs": 5}
     covered = {(adapter.match(_url(u, world), method="GET")[0], "GET") for u in GET_URLS}
     covered |= {(adapter.match(_url(u, world), method="POST")[0], "POST") for u in POST_CASES}
     routes = {
