@@ -62,7 +62,13 @@ OPENAPI = {
             "Error": _ERROR,
             "Cast": {
                 "type": "object",
+                "description": "测评 rounds take marks; 差额票决 rounds take choices (at most the round's seats: more is refused, 422).",
                 "properties": {
+                    "choices": {
+                        "type": "array",
+                        "items": {"type": ["integer", "string"]},
+                        "description": "差额票决: the candidates (target ids) marked 同意; none is a valid ballot (R11)",
+                    },
                     "marks": {
                         "type": "object",
                         "description": "Target id → level index: 0 好/优秀, 1 较好/称职, 2 一般/基本称职, 3 差/不称职; null or absent = 弃权 (R13)",
@@ -83,7 +89,8 @@ OPENAPI = {
                             "properties": {
                                 "id": {"type": "integer"},
                                 "title": {"type": "string"},
-                                "kind": {"type": "string"},
+                                "kind": {"enum": ["evaluation", "selection"]},
+                                "seats": {"type": "integer", "description": "差额票决: 应选名额 K"},
                                 "state": {"enum": ["draft", "open", "closed", "published"]},
                                 "has_voted": {"type": "boolean"},
                                 "targets": {

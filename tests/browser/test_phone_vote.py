@@ -51,9 +51,6 @@ def _login(page, base_url: str) -> None:
     assert "/login" not in page.url, "organizer login failed"
 
 
-# WTForms 3.3 deprecates the (value, label) tuples app/organizer/forms.py passes as choices;
-# pyproject turns that warning into an error, which breaks every organizer meeting page.
-# Ignored here (narrowly) until forms.py passes SelectChoice objects.
 @pytest.mark.parametrize("js", [True, False], ids=["js-on", "js-off"])
 def test_scan_vote_and_count(js, app, live_server, phone, desktop, organizer, make_meeting, codes_of, tmp_path):
     suffix = "on" if js else "off"

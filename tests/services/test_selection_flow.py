@@ -186,18 +186,18 @@ def test_composite_rewards_and_history(app, make_meeting, codes_of):
     assert str(li.composite) == "96.80"  # member: 92×0.4 + 100×0.6
 
     assert archive_year(meeting, "test") == len(report.units) + len(report.leaders)
-    next_year = make_meeting(date="2027-12-01")
-    units.import_units(
-        next_year,
-        [
-            {"name": "区发改局", "group": "部门组", "target_score": 92, "vetoed": False, "staff": 20},
-            {"name": "区财政局", "group": "部门组", "target_score": 85, "vetoed": False, "staff": 10},
-            {"name": "区教育局", "group": "部门组", "target_score": 99, "vetoed": False, "staff": 10},
-        ],
-        "test",
-    )
-    flags = {u.name: u.flags for u in assessment_report(next_year).units}
-    assert flags["区财政局"] == () and flags["区发改局"] == ()  # last year's group had only two units
+
+
+def test_last_two_places_two_years_running_are_flagged(make_meeting):
+    """R6: B and C are the last two of three units in 2026 and again in 2027."""
+    rows = [{"name": n, "group": "部门组", "target_score": s, "vetoed": False, "staff": 1} for n, s in (("A局", 95), ("B局", 90), ("C局", 85))]
+    first = make_meeting(date="2026-12-01")
+    units.import_units(first, [dict(r) for r in rows], "test")
+    archive_year(first, "test")
+    second = make_meeting(date="2027-12-01")
+    units.import_units(second, [dict(r) for r in rows], "test")
+    flags = {u.name: u.flags for u in assessment_report(second).units}
+    assert flags == {"A局": (), "B局": ("连续两年列本组后两名",), "C局": ("连续两年列本组后两名",)}
 
 
 def test_bad_unit_rows_are_reported_and_nothing_imported(make_meeting):
