@@ -679,7 +679,12 @@ def _summary_sheet(ws: Worksheet, report: RoundReport, kind: str) -> None:
     ws.freeze_panes = ws.cell(row=header_row + 1, column=4).coordinate  # keep 序号/单位/姓名 in view
     # The rule of this sheet's kind (R16: printed on every report); all of them if none names it.
     rules = [rule for rule in report.rules if f"（{KIND_LABELS[kind]}）" in rule] or list(report.rules)
-    footer = [*(f"注意：{p}" for p in report.problems), *rules, "", SIGNATURE_LINE, "", DATE_LINE]
+    _finish_sheet(ws, last, header_row, width, [*(f"注意：{p}" for p in report.problems), *rules, "", SIGNATURE_LINE, "", DATE_LINE])
+
+
+def _finish_sheet(ws: Worksheet, last: int, header_row: int, width: int, footer: Sequence[str]) -> None:
+    """Footer lines under the table (rules, signatures), and A4 landscape printing that repeats
+    the header row and fits the width."""
     for offset, text in enumerate(footer, start=2):
         if text:
             _line(ws, last + offset, text, width)
@@ -876,16 +881,7 @@ def _composite_sheet(ws: Worksheet, report: AssessmentReport, heading: str, colu
     header_row = 3
     last = _table(ws, columns, rows, top=header_row, alignment=_CENTER)
     ws.freeze_panes = ws.cell(row=header_row + 1, column=3).coordinate  # keep 序号/单位 in view
-    footer = [*report.rules, "", COMPOSITE_SIGNATURE_LINE, "", DATE_LINE]
-    for offset, text in enumerate(footer, start=2):
-        if text:
-            _line(ws, last + offset, text, width)
-    ws.print_title_rows = f"{header_row}:{header_row}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    _finish_sheet(ws, last, header_row, width, [*report.rules, "", COMPOSITE_SIGNATURE_LINE, "", DATE_LINE])
 
 
 def composite_xlsx(report: AssessmentReport) -> bytes:
