@@ -102,3 +102,12 @@ class GroupSettingsForm(BaseForm):
 class SelectionRoundForm(BaseForm):
     seats = IntegerField("应选名额", validators=[Optional(), NumberRange(min=1, max=1000)])
     order = SelectField("候选顺序", choices=[SelectChoice("score", "按考核得分"), SelectChoice("strokes", "按笔画")])
+
+
+class UnitForm(BaseForm):
+    name = StringField("单位", validators=[DataRequired(message="请填写单位名称"), Length(max=100)])
+    group = StringField("分组", validators=[DataRequired(message="请填写分组"), Length(max=50)])
+    target_score = DecimalField("综合目标考核得分", places=2, validators=[DataRequired(message="请填写得分"), NumberRange(min=0, max=100, message="得分应在 0–100 之间")])
+    vetoed = BooleanField("一票否决")
+    veto_reason = StringField("否决原因", validators=[Optional(), Length(max=200)])
+    staff = IntegerField("编内在职职工人数", validators=[Optional(), NumberRange(min=0, max=1000000)], default=0)

@@ -22,6 +22,7 @@ from .forms import (
     CategoryForm,
     GroupSettingsForm,
     SelectionRoundForm,
+    UnitForm,
     UnitsImportForm,
     EmptyForm,
     ImportForm,
@@ -386,6 +387,7 @@ def _assessment_page(m: Meeting, status: int = 200, errors: list[str] | None = N
             groups={g.name: g for g in units.groups_of(m)},
             selection_rounds=[r for r in m.rounds if r.is_selection],
             import_form=forms.get("import_form") or UnitsImportForm(),
+            unit_form=forms.get("unit_form") or UnitForm(),
             settings_form=settings_form,
             group_form=GroupSettingsForm(),
             selection_form=SelectionRoundForm(),
@@ -421,6 +423,27 @@ def import_units(meeting_id: int):
     except StateError as error:
         return _assessment_page(m, 409, [str(error)], import_form=form)
     flash(f"已导入 {count} 个单位", "ok")
+    return redirect(url_for(".assessment", meeting_id=m.id))
+
+
+@bp.post("/meetings/<int:meeting_id>/units")
+def save_unit(meeting_id: int):
+    """Add one unit, or update the one of the same name, by form."""
+    m = _meeting(meeting_id)
+    form = UnitForm()
+    if not form.validate_on_submit():
+        return _assessment_page(m, 400, [e for errs in form.errors.values() for e in errs], unit_form=form)
+    row = {
+        "name": form.name.data, "group": form.group.data, "target_score": form.target_score.data,
+        "vetoed": form.vetoed.data, "veto_reason": form.veto_reason.data or "", "staff": form.staff.data or 0,
+    }
+    try:
+        units.save_unit(m, row, _actor())
+    except meetings.DefinitionError as error:
+        return _assessment_page(m, 400, error.errors, unit_form=form)
+    except StateError as error:
+        return _assessment_page(m, 409, [str(error)], unit_form=form)
+    flash(f"单位「{form.name.data.strip()}」已保存", "ok")
     return redirect(url_for(".assessment", meeting_id=m.id))
 
 

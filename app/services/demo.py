@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from .meetings import import_definition
-from . import slips as slip_service
+from . import slips as slip_service, units
 
 DEMO_UNITS = [
     ("区发展和改革局", [("王建国", "局长", True), ("李红梅", "副局长", False)]),
@@ -41,9 +41,25 @@ def demo_definition() -> dict:
     }
 
 
+#: 综合目标考核 of the demo units (R2: one vetoed, one 基本达标).
+DEMO_SCORES = {
+    "区发展和改革局": (96.5, "部门组", 42, ""),
+    "区财政局": (94.0, "部门组", 38, ""),
+    "区教育局": (92.5, "部门组", 55, ""),
+    "区卫生健康局": (88.0, "部门组", 47, ""),
+    "城关街道": (95.0, "乡镇组", 66, ""),
+    "河东镇": (93.0, "乡镇组", 58, "安全生产"),
+}
+
+
 def seed_demo(slips_per_category: int = 30, actor: str = "demo"):
-    """Create the demo meeting with slips for every category; returns the meeting."""
+    """Create the demo meeting with slips for every category and its units; returns it."""
     meeting = import_definition(demo_definition(), actor)
     for category in meeting.categories:
         slip_service.issue(meeting, category, slips_per_category, actor)
+    rows = [
+        {"name": name, "group": group, "target_score": score, "vetoed": bool(veto), "veto_reason": veto, "staff": staff}
+        for name, (score, group, staff, veto) in DEMO_SCORES.items()
+    ]
+    units.import_units(meeting, rows, actor)
     return meeting

@@ -152,3 +152,30 @@ def set_group(meeting: Meeting, name: str, *, places: int | None, seats: int | N
     audit.log(actor, "group.settings", meeting.id, group=name, places=places, seats=seats)
     db.session.commit()
     return group
+
+
+def save_unit(meeting: Meeting, row: dict, actor: str) -> Unit:
+    """Add a unit, or update the one of the same name (entered by form), with the same checks
+    as an import.
+
+    :raises DefinitionError: listing what is wrong; nothing changed.
+    :raises StateError: once a selection round has opened.
+    """
+    errors = validate_units([row])
+    if errors:
+        raise DefinitionError([e.split("：", 1)[-1] for e in errors])
+    _refuse_after_selection(meeting)
+    name = _text(row["name"])
+    unit = db.session.scalar(select(Unit).where(Unit.meeting_id == meeting.id, Unit.name == name))
+    if unit is None:
+        unit = Unit(meeting_id=meeting.id, name=name, position=len(units_of(meeting)))
+        db.session.add(unit)
+    unit.group_name = _text(row["group"])
+    unit.target_score = _score(row["target_score"])
+    unit.is_vetoed = bool(row.get("vetoed", False))
+    unit.veto_reason = _text(row.get("veto_reason")) if unit.is_vetoed else ""
+    unit.staff_count = _count(row["staff"])
+    _ensure_groups(meeting, [unit.group_name])
+    audit.log(actor, "unit.save", meeting.id, name=name, group=unit.group_name, target_score=str(unit.target_score), vetoed=unit.is_vetoed)
+    db.session.commit()
+    return unit

@@ -113,6 +113,7 @@ POST_CASES = {
     "/organizer/meetings/{x}/groups/部门组/selection": lambda w: {"unit": ["甲局", "乙局", "丙局", "丁局"], "order": "score"},
     "/organizer/rounds/{rs}/runoff": lambda w: {},
     "/organizer/meetings/{x}/history/archive": lambda w: {},
+    "/organizer/meetings/{m}/units": lambda w: {"name": "区审计局", "group": "部门组", "target_score": "93.5", "staff": "12"},
 }
 
 #: Units of the 票决 meeting: 部门组 for creating a round, 乡镇组 with a round already counted.

@@ -98,3 +98,15 @@ def test_units_import_page_reports_rows(org, make_meeting):
     assert response.status_code == 400 and "第 1 项：综合目标考核得分" in text(response)
     assert units.units_of(m) == []
     assert org.get("/organizer/units-template.xlsx").status_code == 200
+
+
+def test_a_unit_by_form_is_checked_like_an_import(org, make_meeting):
+    """A unit entered by form: the same checks; a same-named unit is updated."""
+    m = make_meeting()
+    ok = org.post(f"/organizer/meetings/{m.id}/units", {"name": "区审计局", "group": "部门组", "target_score": "93.5", "staff": "12"})
+    assert ok.status_code == 302
+    refused = org.post(f"/organizer/meetings/{m.id}/units", {"name": "区审计局", "group": "部门组", "target_score": "93.5", "vetoed": "y"})
+    assert refused.status_code == 400 and "一票否决须写明原因" in text(refused)
+    org.post(f"/organizer/meetings/{m.id}/units", {"name": "区审计局", "group": "部门组", "target_score": "88", "vetoed": "y", "veto_reason": "安全生产"})
+    (unit,) = units.units_of(m)
+    assert str(unit.target_score) == "88.00" and unit.is_vetoed and unit.veto_reason == "安全生产"
