@@ -66,6 +66,14 @@ def create_app(config_class: type[Config] = Config) -> Flask:
         # Enough connections for a hall's worth of threads; SQLite serialises writers anyway.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": 20, "max_overflow": 20, "pool_timeout": 30}
 
+    proxies = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if proxies:
+        # Behind a reverse proxy, take the client's address from X-Forwarded-For (rate limits,
+        # docs/deploy.md); never trust the header without a proxy that sets it.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)

@@ -42,6 +42,8 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # an organizer console stays open through a whole meeting
     WTF_I18N_ENABLED = False  # WTForms' own Chinese catalogue, see app/forms.py
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # the largest import file we accept
+    #: Reverse proxies in front of the app that set X-Forwarded-For (0: none, the default).
+    TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
     #: Event streams poll the database this often (events cross gunicorn workers that way).
     LIVE_POLL_SECONDS = float(os.environ.get("LIVE_POLL_SECONDS", "0.1"))
     #: …and end after this long, freeing their thread; EventSource reconnects by itself.

@@ -6,13 +6,15 @@ from flask import Blueprint, jsonify, request
 
 from ..services import voting
 from ..services.ballots import ballot_view
+from ..services.ratelimit import client_address
 from .openapi import OPENAPI
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def _error(error: voting.VotingError):
-    return jsonify(error=str(error), reason=error.reason), error.status
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, voting.TooManyAttempts) else {}
+    return jsonify(error=str(error), reason=error.reason), error.status, headers
 
 
 @bp.get("/openapi.json")
@@ -26,7 +28,7 @@ def ballot(code: str):
     """The slip's rounds: for each, its state, whether this slip has voted, and — while it
     is open — its targets and levels."""
     try:
-        slip = voting.resolve(code)
+        slip = voting.resolve(code, address=client_address())
     except voting.VotingError as error:
         return _error(error)
     rounds = []
@@ -65,7 +67,7 @@ def cast(code: str, round_id: int):
             return jsonify(error="同一候选不能重复选择", reason="invalid_ballot"), 422
         marks[str(chosen)] = 0
     try:
-        slip = voting.resolve(code)
+        slip = voting.resolve(code, address=client_address())
         voting.cast(slip, round_id, marks)
     except voting.VotingError as error:
         return _error(error)

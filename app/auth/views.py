@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from ..extensions import db, login_manager
 from ..models import Organizer
-from ..services import audit
+from ..services import audit, ratelimit
+from ..services.ratelimit import client_address
 from .forms import LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -33,12 +34,21 @@ def login():
         return redirect(url_for("organizer.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(select(Organizer).where(Organizer.username == form.username.data.strip()))
+        username = form.username.data.strip()
+        address = client_address()
+        subjects = ((ratelimit.LOGIN_PER_USER, f"{address}|{username}"), (ratelimit.LOGIN_PER_ADDRESS, address))
+        wait = max((ratelimit.retry_after(limit, subject) or 0 for limit, subject in subjects), default=0)
+        if wait:
+            flash(f"登录失败次数过多，请 {wait // 60 + 1} 分钟后再试", "error")
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(wait)}
+        user = db.session.scalar(select(Organizer).where(Organizer.username == username))
         if user is not None and user.check_password(form.password.data):
             login_user(user)
             audit.log(user.username, "organizer.login")
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
+        for limit, subject in subjects:
+            ratelimit.record_failure(limit, subject)
         flash("用户名或密码不正确", "error")
     return render_template("auth/login.html", form=form)
 

@@ -4,10 +4,12 @@ from .audit import AuditEntry
 from .ballot import Ballot, BallotMark
 from .meeting import EVALUATION, ORDER_LABELS, RESULT_HIDDEN, RESULT_LIVE, RESULT_MODES, ROUND_STATE_LABELS, SELECTION, Meeting, Round, RoundState, RoundTarget, StateError, Target, VoterCategory
 from .organizer import Organizer
+from .ratelimit import RateCounter
 from .unit import HistoryRecord, Unit, UnitGroup
 from .slip import Slip, SlipUse
 
 __all__ = [
+    "RateCounter",
     "EVALUATION",
     "ORDER_LABELS",
     "ROUND_STATE_LABELS",

@@ -32,7 +32,7 @@ from ..core import codes
 from ..core.scales import LEVEL_COUNT
 from ..extensions import db
 from ..models import Ballot, BallotMark, Round, RoundState, RoundTarget, Slip, SlipUse
-from . import slips as slip_service
+from . import ratelimit, slips as slip_service
 
 ALREADY_VOTED = "此码本轮已投票"
 
@@ -56,6 +56,18 @@ class UnknownCode(VotingError):
     status, reason = 404, "unknown_code"
 
 
+class MalformedCode(UnknownCode):
+    """Wrong length, characters or check symbol: no look-up was made (a typo, not a guess)."""
+
+
+class TooManyAttempts(VotingError):
+    status, reason = 429, "too_many_attempts"
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"测评码输错次数过多，请 {retry_after} 秒后再试")
+        self.retry_after = retry_after
+
+
 class VoidSlip(VotingError):
     status, reason = 403, "void_slip"
 
@@ -72,16 +84,24 @@ class InvalidBallot(VotingError):
     status, reason = 422, "invalid_ballot"
 
 
-def resolve(text: str) -> Slip:
+def resolve(text: str, *, address: str | None = None) -> Slip:
     """The usable slip for a typed or scanned code.
 
-    :raises UnknownCode: malformed or unknown code; :raises VoidSlip: a voided slip.
+    :param address: the client's address: when given, unknown codes are rate-limited per
+        address (services.ratelimit; malformed ones are not, they are typos, not guesses).
+    :raises MalformedCode, UnknownCode, VoidSlip, TooManyAttempts:
     """
+    if address is not None:
+        wait = ratelimit.retry_after(ratelimit.CODE_FAILURES, address)
+        if wait is not None:
+            raise TooManyAttempts(wait)
     try:
         slip = slip_service.find_by_code(text)
     except codes.CodeError as error:
-        raise UnknownCode(str(error)) from None
+        raise MalformedCode(str(error)) from None
     if slip is None:
+        if address is not None:
+            ratelimit.record_failure(ratelimit.CODE_FAILURES, address)
         raise UnknownCode("测评码无效，请核对后重新输入")
     if slip.is_void:
         raise VoidSlip("此测评码已作废，请向工作人员领取新的测评码")

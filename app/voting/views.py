@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from ..core import codes
 from ..services import voting
 from ..services.ballots import SlipStatus, ballot_view, slip_status
+from ..services.ratelimit import client_address
 from ..services.results import round_report
 
 bp = Blueprint("voting", __name__)
@@ -29,7 +30,17 @@ def _message(title: str, message: str, status: int, *, code: str | None = None, 
 
 
 def _refusal(error: voting.VotingError, code: str | None = None):
-    return _message("无法投票", str(error), error.status, code=code)
+    body, status = _message("无法投票", str(error), error.status, code=code)
+    return body, status, _retry_header(error)
+
+
+def _retry_header(error: voting.VotingError) -> dict[str, str]:
+    return {"Retry-After": str(error.retry_after)} if isinstance(error, voting.TooManyAttempts) else {}
+
+
+def _resolve(code: str):
+    """The slip for a code, rate-limited per client address (H5)."""
+    return voting.resolve(code, address=client_address())
 
 
 def _marks_from_form() -> dict[str, str]:
@@ -59,7 +70,7 @@ def enter():
 def slip(code: str):
     """The slip's page: the ballot of the open round, or what to wait for."""
     try:
-        s = voting.resolve(code)
+        s = _resolve(code)
     except voting.VotingError as error:
         return _refusal(error)
     status = slip_status(s)
@@ -73,7 +84,7 @@ def submit(code: str, round_id: int):
     """One post for three steps: ``review`` (check and show the choices), ``edit`` (back to
     the ballot with the choices kept) and ``submit`` (cast)."""
     try:
-        s = voting.resolve(code)
+        s = _resolve(code)
         round_ = voting.open_round_for(s, round_id)
     except voting.VotingError as error:
         return _refusal(error, code)
@@ -104,7 +115,7 @@ def submit(code: str, round_id: int):
 def slip_state(code: str):
     """What the slip's page shows, as a key that changes when the page should: phones poll it."""
     try:
-        s = voting.resolve(code)
+        s = _resolve(code)
     except voting.VotingError as error:
-        return jsonify(error=str(error), reason=error.reason), error.status
+        return jsonify(error=str(error), reason=error.reason), error.status, _retry_header(error)
     return jsonify(key=slip_status(s).key)
