@@ -8,78 +8,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from urllib.parse import quote
 
 import pytest
 
 from app.extensions import db
 from app.services import meetings
-from tests.conftest import PG_SCHEMA
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def server(app, tmp_path):
-    """gunicorn serving the test database, as docs/deploy.md runs it in production."""
-    if not os.path.exists(GUNICORN):
-        pytest.skip("gunicorn is not installed")
-    url = db.engine.url.render_as_string(hide_password=False)
-    if db.engine.dialect.name == "postgresql":
-        url += ("&" if "?" in url else "?") + "options=" + quote(f"-csearch_path={PG_SCHEMA}")
-    port = free_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=url,
-        SECRET_KEY=app.config["SECRET_KEY"],
-        CEPING_INSTANCE_PATH=str(tmp_path / "server-instance"),
-        LIVE_POLL_SECONDS="0.1",
-        LIVE_STREAM_SECONDS="20",
-    )
-    process = subprocess.Popen(
-        [GUNICORN, "--no-control-socket", "-w", "2", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--graceful-timeout", "2", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request("GET", "/v")
-            if conn.getresponse().status == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-        finally:
-            conn.close()
-    else:
-        process.kill()
-        process.wait()
-        pytest.fail("gunicorn did not start: " + process.stdout.read().decode(errors="replace")[-2000:])
-    time.sleep(0.5)  # let the second worker boot too
-    yield port
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    process.stdout.close()
+from .conftest import post_json  # noqa: E402  (the gunicorn fixture lives in conftest)
 
 
 class StreamReader(threading.Thread):
@@ -120,14 +57,6 @@ class StreamReader(threading.Thread):
                 return True
             time.sleep(0.05)
         return False
-
-
-def post_json(port: int, path: str, body: dict) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json", "Connection": "close"})
-    status = conn.getresponse().status
-    conn.close()
-    return status
 
 
 @pytest.mark.slow

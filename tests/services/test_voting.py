@@ -133,8 +133,9 @@ def _run_threads(app, n, work):
     return results
 
 
-def test_fifty_threads_casting_one_slip_give_exactly_one_ballot(app, make_meeting, codes_of):
-    """R7 guarded by the database: 50 concurrent casts of one slip → one ballot, 49 refusals."""
+@pytest.mark.parametrize("n", [50, 200])
+def test_threads_casting_one_slip_give_exactly_one_ballot(app, make_meeting, codes_of, n):
+    """R7 guarded by the database (H1): n concurrent casts of one slip → one ballot."""
     meeting = make_meeting(open=True)
     round_id = meeting.rounds[0].id
     target_id = meeting.rounds[0].targets[0].id
@@ -143,27 +144,29 @@ def test_fifty_threads_casting_one_slip_give_exactly_one_ballot(app, make_meetin
     def work(_i):
         voting.cast(voting.resolve(code), round_id, {target_id: 0})
 
-    results = _run_threads(app, 50, work)
+    results = _run_threads(app, n, work)
     assert results.count("ok") == 1, results
-    assert results.count("AlreadyVoted") == 49, results
+    assert results.count("AlreadyVoted") == n - 1, results
     assert counts() == (1, 1, 1)
     assert db.session.get(Round, round_id).cast_count == 1
 
 
-def test_fifty_slips_at_once_give_fifty_ballots(app, make_meeting, codes_of):
-    meeting = make_meeting(open=True, slips={"A": 20, "B": 20, "C": 10})
+@pytest.mark.parametrize("n", [50, 200])
+def test_slips_at_once_give_as_many_ballots(app, make_meeting, codes_of, n):
+    """H1: n different slips cast at once → exactly n ballots, every mark stored."""
+    meeting = make_meeting(open=True, expected=n, slips={"A": n // 2, "B": n // 4, "C": n - n // 2 - n // 4})
     round_id = meeting.rounds[0].id
     target_ids = [t.id for t in meeting.rounds[0].targets]
     all_codes = codes_of(meeting)
-    assert len(all_codes) == 50
+    assert len(all_codes) == n
 
     def work(i):
         voting.cast(voting.resolve(all_codes[i]), round_id, {t: i % 4 for t in target_ids})
 
-    results = _run_threads(app, 50, work)
-    assert results == ["ok"] * 50
-    assert counts() == (50, 50, 50 * len(target_ids))
-    assert db.session.get(Round, round_id).cast_count == 50
+    results = _run_threads(app, n, work)
+    assert results == ["ok"] * n
+    assert counts() == (n, n, n * len(target_ids))
+    assert db.session.get(Round, round_id).cast_count == n
 
 
 def test_casts_racing_a_close_are_all_counted_or_refused(app, make_meeting, codes_of):
@@ -206,17 +209,33 @@ def test_schema_links_no_slip_to_a_ballot(app):
 
 
 def test_stored_data_does_not_pair_uses_with_ballots(app, make_meeting, codes_of):
-    """R23: after casting in slip order, ballot ids are not in that order, and neither table
-    carries anything that sorts them by arrival."""
-    meeting = make_meeting(open=True)
+    """R23 (H6): 100 ballots cast in random order, each marking a level that identifies its
+    slip to the test; nothing stored lets one line up the k-th slip use with the k-th ballot:
+    slip uses come back in slip order, ballots in random-id order, on both databases once the
+    round is closed (and on SQLite at all times)."""
+    import random
+
+    meeting = make_meeting(open=True, expected=100, slips={"A": 40, "B": 30, "C": 30})
     round_ = meeting.rounds[0]
-    for code in codes_of(meeting)[:20]:
-        voting.cast(voting.resolve(code), round_.id, {})
-    ids_in_storage_order = list(db.session.scalars(select(Ballot.id).where(Ballot.round_id == round_.id)))
-    assert len(ids_in_storage_order) == 20
-    assert all(len(i) == 32 for i in ids_in_storage_order)
-    # Storage order is key order (random ids), unrelated to arrival order.
-    assert ids_in_storage_order == sorted(ids_in_storage_order) or db.engine.dialect.name != "sqlite"
+    target = round_.targets[0].id
+    codes = codes_of(meeting)
+    arrival = list(range(100))
+    random.Random(7).shuffle(arrival)
+    arrival_ids = []
+    for i in arrival:
+        slip = voting.resolve(codes[i])
+        voting.cast(slip, round_.id, {target: i % 4})
+        arrival_ids.append(slip.id)
+    meetings.close_round(round_, "test")
+    db.session.expire_all()
+    uses = list(db.session.scalars(db.text("SELECT slip_id FROM slip_use WHERE round_id = :r"), {"r": round_.id}))
+    assert uses == sorted(uses) != arrival_ids  # stored by slip, not by arrival
+    ballot_ids = list(db.session.scalars(db.text("SELECT id FROM ballot WHERE round_id = :r"), {"r": round_.id}))
+    assert len(ballot_ids) == 100 and ballot_ids == sorted(ballot_ids)  # random-id order
+    # The ballots' order tells nothing about arrival: the levels (i % 4 of the arrival index)
+    # read in storage order do not follow the arrival sequence.
+    levels = list(db.session.scalars(db.text("SELECT m.level FROM ballot b JOIN ballot_mark m ON m.ballot_id = b.id WHERE b.round_id = :r"), {"r": round_.id}))
+    assert levels != [i % 4 for i in arrival]
 
 
 def test_closing_erases_arrival_order_from_storage(app, make_meeting, codes_of):
