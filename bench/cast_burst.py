@@ -153,13 +153,13 @@ def burst(
     return time.perf_counter() - t0, latencies, errors
 
 
-def start_server(url: str, instance: str, extra_env: dict | None = None) -> tuple[int, subprocess.Popen]:
+def start_server(url: str, instance: str, extra_env: dict | None = None, app: str = "wsgi:app") -> tuple[int, subprocess.Popen]:
     """gunicorn as docs/deploy.md runs it (2 workers × 16 threads, gthread), once booted."""
     port = free_port()
     env = dict(os.environ, SECRET_KEY=SECRET, DATABASE_URL=url, CEPING_INSTANCE_PATH=instance, **(extra_env or {}))
     server = subprocess.Popen(
         [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--no-control-socket", "-w", "2", "-k", "gthread", "--threads", "16",
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--graceful-timeout", "2", "wsgi:app"],
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--graceful-timeout", "2", app],
         cwd=ROOT, env=env,
     )
     for _ in range(100):
@@ -177,15 +177,49 @@ def start_server(url: str, instance: str, extra_env: dict | None = None) -> tupl
 
 
 @contextmanager
-def serving(url: str, instance: str, extra_env: dict | None = None):
-    """Run gunicorn for the ``with`` block, then stop it and remove the instance folder."""
-    port, server = start_server(url, instance, extra_env)
+def serving(url: str, instance: str, extra_env: dict | None = None, app: str = "wsgi:app", cleanup: bool = True):
+    """Run gunicorn for the ``with`` block, then stop it (and remove the instance folder)."""
+    port, server = start_server(url, instance, extra_env, app)
+    serving.pid = server.pid
     try:
         yield port
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-        shutil.rmtree(instance, ignore_errors=True)
+        if cleanup:
+            shutil.rmtree(instance, ignore_errors=True)
+
+
+def worker_peak_rss_mb(master_pid: int) -> list[float]:
+    """Peak resident memory (VmHWM) of each gunicorn worker, in MB (B5)."""
+    peaks = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(master_pid) and "VmHWM" in fields:
+            peaks.append(int(fields["VmHWM"].split()[0]) / 1024)
+    return sorted(peaks)
+
+
+def ceiling(url: str, codes: list[str], clients: int) -> float:
+    """Ballots/s of the bare one-row insert under the same server settings (B1's ceiling)."""
+    from sqlalchemy import create_engine, text
+
+    instance = tempfile.mkdtemp(prefix="ceping-ceiling-")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS ceiling_row"))
+        conn.execute(text("CREATE TABLE ceiling_row (id INTEGER PRIMARY KEY, value VARCHAR(64) NOT NULL)" if url.startswith("sqlite")
+                          else "CREATE TABLE ceiling_row (id SERIAL PRIMARY KEY, value VARCHAR(64) NOT NULL)"))
+    engine.dispose()
+    with serving(url, instance, app="bench.ceiling_app:app") as port:
+        seconds, latencies, errors = burst(port, codes, 1, [], clients)
+    return len(latencies) / seconds
 
 
 def pct(values: list[float], p: float) -> float:
@@ -196,7 +230,7 @@ def pct(values: list[float], p: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--slips", type=int, default=500)
+    parser.add_argument("--slips", type=int, default=1000)
     parser.add_argument("--targets", type=int, default=30)
     parser.add_argument("--clients", default="1,16,64")
     args = parser.parse_args()
@@ -205,7 +239,7 @@ def main() -> None:
     instance = tempfile.mkdtemp(prefix="ceping-bench-")
     url = "sqlite:///" + os.path.join(instance, "bench.sqlite3") if args.db == "sqlite" else pg_url()
     codes, round_ids, target_ids = seed(url, instance, args.slips, args.targets, len(levels))
-    with serving(url, instance) as port:
+    with serving(url, instance, cleanup=False) as port:
         lines = [
             f"{args.slips} ballots × {args.targets} targets per level, JSON API, gunicorn 2 workers × 16 threads (gthread), {args.db}",
             "",
@@ -221,7 +255,18 @@ def main() -> None:
             )
             if errors:
                 lines.append(f"|  | errors: {sorted(set(errors))[:5]} |  |  |  |  |  |")
+        peaks = worker_peak_rss_mb(serving.pid)
+        top = max(levels)
+        ceiling_rate = ceiling(url, codes, top)
+        best = max(float(line.split("|")[2]) for line in lines[4:] if line.startswith("| ") and line.split("|")[2].strip().replace(".", "").isdigit())
+        lines += [
+            "",
+            f"Ceiling (bare Flask + Flask-SQLAlchemy one-row insert, same server and database settings, {top} clients): "
+            f"{ceiling_rate:.0f} requests/s; the cast endpoint's best reaches {best / ceiling_rate:.0%} of it.",
+            f"Peak RSS per worker during the bursts (B5): {', '.join(f'{p:.0f} MB' for p in peaks)}.",
+        ]
         record(f"Ballot burst ({args.db})", lines)
+    shutil.rmtree(instance, ignore_errors=True)
 
 
 if __name__ == "__main__":
