@@ -257,12 +257,13 @@ def selection_report(round_: Round) -> SelectionReport:
             CandidateRow(i, units[c.key], c.votes, c.share, c.rank, c.status, c.status_label)
             for i, c in enumerate(outcome.candidates, start=1)
         )
+        counts = round_counts(r)
         reports.append(
             SelectionRoundReport(
                 round_id=r.id, title=r.title, state=r.state.value, state_label=ROUND_STATE_LABELS[r.state],
                 opened_dt=r.opened_dt, closed_dt=r.closed_dt, published_dt=r.published_dt, seats=r.seats or 0,
-                counts=round_counts(r), rows=rows, open_seats=outcome.open_seats,
-                majority_of=round_counts(r).present if meeting.majority_required else None,
+                counts=counts, rows=rows, open_seats=outcome.open_seats,
+                majority_of=counts.present if meeting.majority_required else None,
             )
         )
     first_units = [(rt.target_id, rt.target.unit) for rt in chain[0].round_targets]
