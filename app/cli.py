@@ -11,7 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from .extensions import db
+from .services import audit
 from .models import Meeting, Organizer, Round, Slip, VoterCategory
+from .models.organizer import ACTIVE_ROLES, ROLE_ADMIN, ROLE_LABELS
 
 CLI_ACTOR = "cli"
 
@@ -23,19 +25,28 @@ def _meeting(meeting_id: int) -> Meeting:
     return meeting
 
 
-def create_admin(username: str, password: str) -> Organizer:
-    from .services import audit
+def save_user(username: str, role: str, password: str) -> tuple[Organizer, bool]:
+    """Create the account, or reset its password and set its role (see services.users).
 
-    if len(password) < 8:
-        raise click.ClickException("密码至少 8 位")
-    user = db.session.scalar(select(Organizer).where(Organizer.username == username))
-    if user is None:
-        user = Organizer(username=username)
-        db.session.add(user)
-    user.set_password(password)
-    audit.log(CLI_ACTOR, "organizer.save", None, username=username)
-    db.session.commit()
-    return user
+    :raises click.ClickException: with the Chinese reason.
+    """
+    from .services import users
+
+    try:
+        return users.save_user(username, role, password, CLI_ACTOR)
+    except users.UserError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def create_admin(username: str, password: str) -> Organizer:
+    """An admin account, created or reset: the way back in when nobody can log in."""
+    return save_user(username, ROLE_ADMIN, password)[0]
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("密码", hide_input=True, confirmation_prompt=True)
 
 
 def read_definition_file(path: str) -> dict:
@@ -63,13 +74,18 @@ def register_cli(app: Flask) -> None:
     @click.argument("username")
     @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
     def create_admin_command(username: str, password_stdin: bool) -> None:
-        """Create an organizer account (or reset its password)."""
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\n")
-        else:
-            password = click.prompt("密码", hide_input=True, confirmation_prompt=True)
-        create_admin(username, password)
+        """Create an admin account (or reset its password and make it an admin again)."""
+        create_admin(username, _read_password(password_stdin))
         click.echo(f"已保存管理员 {username}")
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--role", type=click.Choice(ACTIVE_ROLES), required=True, help="admin 管理员, counter 计票员, observer 监票员.")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+    def create_user_command(username: str, role: str, password_stdin: bool) -> None:
+        """Create an organizer account with a role (or reset the password and role of one)."""
+        _user, created = save_user(username, role, _read_password(password_stdin))
+        click.echo(f"已{'创建' if created else '更新'}用户 {username}（{ROLE_LABELS[role]}）")
 
     @app.cli.command("demo")
     @click.option("--slips", default=30, show_default=True, help="Slips per category.")
@@ -89,6 +105,38 @@ def register_cli(app: Flask) -> None:
 
     meeting_group = click.Group("meeting", help="Meetings.")
     app.cli.add_command(meeting_group)
+
+    @meeting_group.command("export")
+    @click.argument("meeting_id", type=int)
+    @click.argument("path", type=click.Path(dir_okay=False, writable=True))
+    def export_command(meeting_id: int, path: str) -> None:
+        """Write the whole meeting (definition, slips, ballots, results, audit log) to PATH."""
+        from .services import archive
+
+        meeting = _meeting(meeting_id)
+        data = archive.export_meeting(meeting)
+        audit.log("cli", "meeting.archive_export", meeting.id)
+        db.session.commit()
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+        click.echo(f"已导出会议「{meeting.title}」到 {path}")
+
+    @meeting_group.command("import-archive")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def import_archive_command(path: str) -> None:
+        """Recreate a meeting from an archive written by `meeting export` (all or nothing)."""
+        from .services import archive
+
+        with open(path, encoding="utf-8-sig") as handle:
+            try:
+                data = json.load(handle)
+            except json.JSONDecodeError as error:
+                raise click.ClickException(f"不是有效的 JSON 文件：{error}") from None
+        try:
+            meeting = archive.import_meeting(data, "cli")
+        except archive.ArchiveError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"已导入会议「{meeting.title}」，编号 {meeting.id}")
 
     @meeting_group.command("import")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))
@@ -132,7 +180,14 @@ def register_cli(app: Flask) -> None:
         except slip_service.SlipError as error:
             raise click.ClickException(str(error)) from None
         base = (base_url or slip_service.public_base_url()).rstrip("/")
-        pdf = documents.slip_sheet_pdf(meeting.title, slip_service.printable(meeting, issued, base), vote_url_hint=f"{base}/v")
+
+        def progress(done: int, total: int) -> None:
+            # On stderr, one line per finished run of pages: stdout stays for the result line.
+            click.echo(f"排版 {done}/{total} …", err=True)
+
+        pdf = documents.slip_sheet_pdf(
+            meeting.title, slip_service.printable(meeting, issued, base), vote_url_hint=f"{base}/v", progress=progress
+        )
         with open(pdf_path, "wb") as fh:
             fh.write(pdf)
         for warning in slip_service.category_warnings(meeting):
@@ -165,3 +220,24 @@ def register_cli(app: Flask) -> None:
             with open(path, "wb") as fh:
                 fh.write(report_bytes(round_report(round_), fmt))
             click.echo(f"{round_.title}：{path}")
+
+    @app.cli.command("recount", with_appcontext=False)
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def recount_command(path: str) -> None:
+        """Recount a round from its anonymous ballots JSON alone (no database): exit 0 when every
+        published figure agrees, 1 with every difference listed (R25)."""
+        from .services.recount import RecountError, read_document, recount
+
+        with open(path, "rb") as fh:
+            data = fh.read()
+        try:
+            result = recount(read_document(data))
+        except RecountError as error:
+            raise click.ClickException(str(error)) from None
+        if result.ok:
+            click.echo(f"复核一致：{result.title}，{result.summary}；选票摘要 SHA-256 相符。")
+            return
+        for line in result.differences:
+            click.echo(line)
+        click.echo(f"复核不一致：{result.title}，共 {len(result.differences)} 处差异。", err=True)
+        sys.exit(1)

@@ -48,6 +48,13 @@ class Config:
     LIVE_POLL_SECONDS = float(os.environ.get("LIVE_POLL_SECONDS", "0.1"))
     #: …and end after this long, freeing their thread; EventSource reconnects by itself.
     LIVE_STREAM_SECONDS = float(os.environ.get("LIVE_STREAM_SECONDS", "300"))
+    #: gzip pages, JSON, CSS and JS on the wire (phones on weak hall Wi-Fi). gzip only: every
+    #: phone browser takes it, over plain HTTP too; never event streams (each event must leave
+    #: at once, not when a compressor's buffer fills).
+    COMPRESS_ALGORITHM = "gzip"
+    COMPRESS_STREAMS = False
+    COMPRESS_LEVEL = 6
+    COMPRESS_MIN_SIZE = 1024
     TESTING = False
 
     @classmethod

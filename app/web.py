@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from werkzeug.datastructures import MultiDict
+
 from flask import Flask, Response, abort, current_app, jsonify, render_template, request
 
 CSP = (
@@ -10,6 +14,38 @@ CSP = (
 )
 #: Ids are INTEGER columns (32 bits on PostgreSQL); <int:…> in a URL has no upper bound.
 MAX_ID = 2**31 - 1
+
+
+_MARK_FIELD = re.compile(r"^t(\d{1,9})$")
+_DIMENSION_FIELD = re.compile(r"^d(\d{1,9})_(\d{1,9})$")
+_TICK_FIELD = re.compile(r"^([ri])(\d{1,9})$")
+
+
+def ballot_from_form(form: MultiDict) -> tuple[dict[str, str], dict[str, dict]]:
+    """A ballot form's fields (templates/voting/_ballot_fields.html, used by phones and by the
+    staff's paper entry) as ``voting.check_ballot`` takes them:
+
+    - ``t<target>`` → overall level as text ("" = 弃权); in a 差额票决 ballot each checked
+      ``c`` (a candidate's target id) is a 同意 mark;
+    - ``d<target>_<item>`` → a dimension's level (R15); ``r<target>`` → each ticked 逆向测评
+      item (R9); ``i<target>`` → the chosen 使用意向 item (R18).
+    """
+    marks: dict[str, str] = {}
+    items: dict[str, dict] = {}
+    for key in form:
+        if m := _MARK_FIELD.match(key):
+            marks[m.group(1)] = form[key]
+        elif m := _DIMENSION_FIELD.match(key):
+            items.setdefault(m.group(1), {}).setdefault("dimensions", {})[m.group(2)] = form[key]
+        elif m := _TICK_FIELD.match(key):
+            values = form.getlist(key)
+            if m.group(1) == "r":
+                items.setdefault(m.group(2), {})["reverse"] = values
+            else:
+                items.setdefault(m.group(2), {})["intent"] = values[0] if len(values) == 1 else values
+    for chosen in form.getlist("c"):
+        marks[chosen] = "0"
+    return marks, items
 
 
 def live_stream_response(meeting_id: int) -> Response:
@@ -39,6 +75,14 @@ def register_web(app: Flask) -> None:
     from .core.scales import plain_number
 
     app.jinja_env.filters["plain_number"] = plain_number
+    from .core.times import local
+
+    # Stored times are naive UTC; people read them in the meeting's zone (app/core/times.py).
+    app.jinja_env.filters["local_time"] = lambda dt: local(dt).strftime("%Y-%m-%d %H:%M") if dt else ""
+    from .organizer.permissions import can
+
+    # Templates hide what the current role may not use: {% if can('organizer.add_round') %}.
+    app.jinja_env.globals["can"] = can
 
     @app.after_request
     def security_headers(response):

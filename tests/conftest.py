@@ -227,3 +227,27 @@ def codes_of(app):
         return [code_of(s) for s in db.session.scalars(query)]
 
     return get
+
+
+def follow_slip_job(client, start_url: str, timeout: float = 120.0):
+    """Start the slip sheet job at ``start_url`` (…/slips.pdf), wait for it as its page's
+    script does (polling its state), and return ``(download response, job page URL, every
+    ``done`` value seen)``. Fails when the job fails or outlasts ``timeout`` seconds.
+    """
+    import time
+    from urllib.parse import urlparse
+
+    started = client.get(start_url)
+    assert started.status_code == 303, (started.status_code, started.get_data(as_text=True)[:300])
+    page_url = urlparse(started.headers["Location"]).path
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        state = client.get(page_url + "/state").get_json()
+        seen.append(state["done"])
+        if state["state"] != "running":
+            break
+        assert time.monotonic() < deadline, f"the slip sheet job is still running after {timeout} s: {state}"
+        time.sleep(0.05)
+    assert state["state"] == "done", state
+    return client.get(page_url + "/download"), page_url, seen

@@ -47,7 +47,7 @@ OPENAPI = {
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Cast"}}},
                 },
                 "responses": {
-                    "201": {"description": "Cast", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "cast"}, "message": {"type": "string"}}}}}},
+                    "201": {"description": "Cast", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "cast"}, "message": {"type": "string"}, "receipt": {"type": "string", "description": "回执码: listed after publication; never shown with the ballot's contents"}}}}}},
                     "400": _error_response("Body is not a JSON object with marks"),
                     "403": _error_response("The slip was voided"),
                     "404": _error_response("Unknown code or round"),
@@ -73,7 +73,28 @@ OPENAPI = {
                         "type": "object",
                         "description": "Target id → level index: 0 好/优秀, 1 较好/称职, 2 一般/基本称职, 3 差/不称职; null or absent = 弃权 (R13)",
                         "additionalProperties": {"type": ["integer", "null"], "minimum": 0, "maximum": 3},
-                    }
+                    },
+                    "items": {
+                        "type": "object",
+                        "description": "Target id → answers to the round's items (R9, R15, R18); a ballot over the round's top-level cap is refused (422)",
+                        "additionalProperties": {
+                            "type": "object",
+                            "properties": {
+                                "dimensions": {"type": "object", "additionalProperties": {"type": ["integer", "null"], "minimum": 0, "maximum": 3}},
+                                "reverse": {"type": "array", "items": {"type": "integer"}},
+                                "intent": {"type": ["integer", "null"]},
+                            },
+                        },
+                    },
+                },
+            },
+            "Items": {
+                "type": "object",
+                "properties": {
+                    "dimensions": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "label": {"type": "string"}, "weight": {"type": ["string", "null"]}}}},
+                    "reverse": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "label": {"type": "string"}}}},
+                    "intent": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "label": {"type": "string"}}}},
+                    "top_cap": {"type": ["integer", "null"], "description": "每票最高等次不超过的个数"},
                 },
             },
             "SlipBallot": {
@@ -93,6 +114,7 @@ OPENAPI = {
                                 "seats": {"type": "integer", "description": "差额票决: 应选名额 K"},
                                 "state": {"enum": ["draft", "open", "closed", "published"]},
                                 "has_voted": {"type": "boolean"},
+                                "items": {"type": "object", "description": "Per target kind, what the round asks besides the overall grade", "additionalProperties": {"$ref": "#/components/schemas/Items"}},
                                 "targets": {
                                     "type": "array",
                                     "items": {

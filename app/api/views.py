@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from ..core.scales import plain_number
 from ..services import voting
 from ..services.ballots import ballot_view
 from ..services.ratelimit import client_address
@@ -48,16 +49,34 @@ def ballot(code: str):
                 {"id": t.id, "kind": t.kind, "name": t.name, "unit": t.unit, "title": t.title, "levels": list(t.levels)}
                 for t in view.targets
             ]
+            if view.has_items or view.caps:
+                entry["items"] = {t.kind: _items_json(t.asked) for t in view.targets if t.asked is not None}
         rounds.append(entry)
     return jsonify(meeting={"id": slip.meeting_id, "title": slip.category.meeting.title}, category=slip.category.label, rounds=rounds)
 
 
+def _items_json(asked) -> dict:
+    return {
+        "dimensions": [{"id": d.id, "label": d.label, "weight": None if d.weight is None else plain_number(d.weight)} for d in asked.dimensions],
+        "reverse": [{"id": r.id, "label": r.label} for r in asked.reverse],
+        "intent": [{"id": i.id, "label": i.label} for i in asked.intent],
+        "top_cap": asked.top_cap,
+    }
+
+
 @bp.post("/ballot/<code>/rounds/<int:round_id>")
 def cast(code: str, round_id: int):
-    """Cast a ballot: ``{"marks": {"<target id>": 0-3 or null}}`` for 测评, ``{"choices":
-    [target ids]}`` for 差额票决 (at most K); 201, 409 already voted, 422 invalid."""
+    """Cast a ballot: ``{"marks": {"<target id>": 0-3 or null}, "items": {"<target id>":
+    {"dimensions": {"<item id>": 0-3}, "reverse": [item ids], "intent": item id}}}`` for 测评
+    (``items`` only where the round asks them), ``{"choices": [target ids]}`` for 差额票决
+    (at most K); 201 with the receipt code, 409 already voted, 422 invalid."""
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("marks", {}), dict) or not isinstance(body.get("choices", []), list):
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("marks", {}), dict)
+        or not isinstance(body.get("choices", []), list)
+        or not isinstance(body.get("items", {}), dict)
+    ):
         return jsonify(error="请求体应为 JSON 对象：{\"marks\": {\"对象编号\": 等次}} 或 {\"choices\": [候选编号]}", reason="bad_request"), 400
     marks = dict(body.get("marks", {}))
     for chosen in body.get("choices", []):  # 差额票决: each chosen candidate is a 同意 mark
@@ -68,7 +87,7 @@ def cast(code: str, round_id: int):
         marks[str(chosen)] = 0
     try:
         slip = voting.resolve(code, address=client_address())
-        voting.cast(slip, round_id, marks)
+        receipt = voting.cast(slip, round_id, marks, body.get("items") or None)
     except voting.VotingError as error:
         return _error(error)
-    return jsonify(status="cast", message="投票成功"), 201
+    return jsonify(status="cast", message="投票成功", receipt=receipt), 201

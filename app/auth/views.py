@@ -17,7 +17,9 @@ bp = Blueprint("auth", __name__)
 
 @login_manager.user_loader
 def load_user(user_id: str) -> Organizer | None:
-    return db.session.get(Organizer, int(user_id)) if user_id.isdigit() else None
+    # A stopped account's open sessions end here, at their next request.
+    user = db.session.get(Organizer, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.is_active else None
 
 
 def _safe_next(target: str | None) -> str:
@@ -43,6 +45,10 @@ def login():
             return render_template("auth/login.html", form=form), 429, {"Retry-After": str(wait)}
         user = db.session.scalar(select(Organizer).where(Organizer.username == username))
         if user is not None and user.check_password(form.password.data):
+            if not user.is_active:
+                # Only someone who knows the password learns that the account is stopped.
+                flash("此账号已停用，请联系管理员", "error")
+                return render_template("auth/login.html", form=form), 403
             login_user(user)
             audit.log(user.username, "organizer.login")
             db.session.commit()

@@ -12,7 +12,13 @@ Policy, stated once here and cited by the tests:
 - R16 bands on the score rounded half up to 2 decimals; ranks follow the exact score, highest
   first, equal scores share a rank and the next rank is skipped (1, 2, 2, 4). Targets nobody
   marked have no score, no band and no rank.
-- R17 rates use plain counts over all categories; flags inform and never change a band.
+- R15 dimensions: each dimension item is scored like the overall grade (R13, R14). When the
+  round gives the dimensions weights, the headline score is ``Σ weight × dimension score ÷
+  Σ weight`` over the dimensions that were marked (a dimension nobody marked re-spreads its
+  weight, as a category does); otherwise the overall grade drives the score and the
+  dimensions are informative.
+- R17 rates use plain counts of the overall grade over all categories; flags inform and never
+  change a band.
 
 Everything is exact (``fractions.Fraction``); rounding happens only for display.
 """
@@ -54,6 +60,23 @@ class TargetTally:
     kind: str
     counts: Mapping[Hashable, Sequence[int]]
     ballots: Mapping[Hashable, int]
+    #: R15: per dimension key, counts per category key (like ``counts``).
+    dimensions: Mapping[Hashable, Mapping[Hashable, Sequence[int]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DimensionSpec:
+    """A dimension item (R15) of a target kind, with its weight or None."""
+
+    key: Hashable
+    label: str
+    weight: Fraction | None = None
+
+
+def dimensions_weighted(specs: Sequence[DimensionSpec]) -> bool:
+    """R15: the dimensions drive the headline score when any of them carries a weight > 0
+    (a dimension without a weight then counts with weight 0)."""
+    return any(spec.weight for spec in specs)
 
 
 @dataclass(frozen=True)
@@ -80,6 +103,8 @@ class TargetScore:
     categories: tuple[CategoryScore, ...]
     respread: tuple[Hashable, ...]
     rank: int | None = None
+    dimensions: tuple["DimensionScore", ...] = ()
+    weighted: bool = False  # R15: the score is the dimensions' weighted sum
 
     @property
     def score_shown(self) -> Decimal | None:
@@ -98,6 +123,16 @@ class ScoringPolicy:
     def __post_init__(self) -> None:
         if len(self.values) != LEVEL_COUNT:
             raise ValueError("a scale has exactly four level values")
+
+
+@dataclass(frozen=True)
+class DimensionScore:
+    """One dimension of one target: scored exactly like the overall grade (R13, R14)."""
+
+    key: Hashable
+    label: str
+    weight: Fraction | None
+    result: TargetScore
 
 
 def _as_counts(raw: Sequence[int]) -> Counts:
@@ -123,12 +158,53 @@ def category_score(counts: Counts, ballots: int, policy: ScoringPolicy) -> tuple
     return Fraction(total, denominator), marked, abstained
 
 
-def score_target(tally: TargetTally, categories: Sequence[CategorySpec], policy: ScoringPolicy) -> TargetScore:
-    """Score one target across the voter categories (R13, R14, R16, R17).
+def score_target(
+    tally: TargetTally,
+    categories: Sequence[CategorySpec],
+    policy: ScoringPolicy,
+    dimensions: Sequence[DimensionSpec] = (),
+) -> TargetScore:
+    """Score one target across the voter categories (R13, R14, R16, R17) and, when the round
+    asks them, its dimension items (R15).
 
     :param categories: every category of the meeting, so that categories without ballots are
         reported as re-spread too.
+    :param dimensions: the dimension items of the target's kind, in ballot order.
     """
+    overall = _score_grade(tally, categories, policy)
+    if not dimensions:
+        return overall
+    from dataclasses import replace
+
+    scored = tuple(
+        DimensionScore(
+            spec.key,
+            spec.label,
+            spec.weight,
+            _score_grade(TargetTally(spec.key, tally.kind, tally.dimensions.get(spec.key, {}), tally.ballots), categories, policy),
+        )
+        for spec in dimensions
+    )
+    if not dimensions_weighted(dimensions):
+        return replace(overall, dimensions=scored)
+    weighted = Fraction(0)
+    weight_in_play = Fraction(0)
+    for dim in scored:
+        if dim.weight and dim.result.score is not None:
+            weighted += dim.weight * dim.result.score
+            weight_in_play += dim.weight
+    score = weighted / weight_in_play if weight_in_play else None
+    return replace(
+        overall,
+        score=score,
+        band=None if score is None else band_of(score, policy.band_floors),
+        dimensions=scored,
+        weighted=True,
+    )
+
+
+def _score_grade(tally: TargetTally, categories: Sequence[CategorySpec], policy: ScoringPolicy) -> TargetScore:
+    """One four-level question (the overall grade, or a dimension) across categories."""
     per_category: list[CategoryScore] = []
     weighted = Fraction(0)
     weight_in_play = Fraction(0)
@@ -193,13 +269,18 @@ def competition_ranks(scores: Sequence[Fraction | None]) -> list[int | None]:
 
 
 def score_targets(
-    tallies: Sequence[TargetTally], categories: Sequence[CategorySpec], policy: ScoringPolicy
+    tallies: Sequence[TargetTally],
+    categories: Sequence[CategorySpec],
+    policy: ScoringPolicy,
+    dimensions: Mapping[str, Sequence[DimensionSpec]] | None = None,
 ) -> tuple[TargetScore, ...]:
     """Score every target and rank them within their kind (teams and leaders apart), R13–R17.
 
+    :param dimensions: per target kind, its dimension items (R15); none by default.
     The result keeps the order of ``tallies`` (the ballot order); ``rank`` carries the ranking.
     """
-    scored = [score_target(t, categories, policy) for t in tallies]
+    dimensions = dimensions or {}
+    scored = [score_target(t, categories, policy, dimensions.get(t.kind, ())) for t in tallies]
     ranked: list[TargetScore | None] = [None] * len(scored)
     for kind in dict.fromkeys(s.kind for s in scored):
         positions = [i for i, s in enumerate(scored) if s.kind == kind]

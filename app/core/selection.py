@@ -19,6 +19,9 @@ Policy, stated once and cited by the tests:
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -171,3 +174,16 @@ def resolve_chain(outcomes: Sequence[SelectionOutcome]) -> dict[Hashable, str]:
         if sum(1 for s in status.values() if s == ELECTED) > total_seats:
             raise ValueError("a runoff elected more candidates than there are seats")
     return status
+
+
+def tally_digest(meeting_title: str, group: str | None, rounds: list[dict]) -> str:
+    """SHA-256 of a 差额票决 tally for the 报告单 (DOMAIN §7): content only — titles, seats,
+    the six counts and each candidate's votes, never database ids — so a recount from the
+    published ballots, or an archive imported elsewhere, comes to the same digest.
+
+    :param rounds: per round ``{"round": title, "seats": K, "counts": [应到, 实到, 发出, 收回,
+        有效, 无效], "votes": [[unit, votes], …]}``, first round first.
+    """
+    tally = {"meeting": meeting_title, "group": group, "rounds": rounds}
+    text = json.dumps(tally, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,7 +1,8 @@
 """Models, one module per aggregate. Import from here."""
 
 from .audit import AuditEntry
-from .ballot import Ballot, BallotMark
+from .ballot import Ballot, BallotMark, Receipt
+from .items import DIMENSION, INTENT, ITEM_TYPE_LABELS, ITEM_TYPES, REVERSE, BallotItem, BallotItemMark
 from .meeting import EVALUATION, ORDER_LABELS, RESULT_HIDDEN, RESULT_LIVE, RESULT_MODES, ROUND_STATE_LABELS, SELECTION, Meeting, Round, RoundState, RoundTarget, StateError, Target, VoterCategory
 from .organizer import Organizer
 from .ratelimit import RateCounter
@@ -9,6 +10,14 @@ from .unit import HistoryRecord, Unit, UnitGroup
 from .slip import Slip, SlipUse
 
 __all__ = [
+    "DIMENSION",
+    "INTENT",
+    "ITEM_TYPE_LABELS",
+    "ITEM_TYPES",
+    "REVERSE",
+    "BallotItem",
+    "BallotItemMark",
+    "Receipt",
     "RateCounter",
     "EVALUATION",
     "ORDER_LABELS",

@@ -33,3 +33,18 @@ class BallotMark(db.Model):
     ballot_id: Mapped[str] = mapped_column(ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("target.id", ondelete="CASCADE"), primary_key=True, index=True)
     level: Mapped[int] = mapped_column(SmallInteger)
+
+
+class Receipt(db.Model):
+    """A receipt code shown on the phone after a cast (issue 5): after publication the round's
+    list of receipts lets an attendee see that the ballot was counted.
+
+    Kept apart from the ballot on purpose: no ballot id, no time, and on SQLite no rowid, so
+    the list is in code order and a receipt cannot be paired with a ballot's contents, even
+    by someone holding the database (R23). A receipt proves "counted", never "how"."""
+
+    __tablename__ = "receipt"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from fractions import Fraction
 
@@ -67,6 +67,9 @@ class Meeting(db.Model):
     reward_lump_excellent: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
     reward_lump_top: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
     majority_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: 模拟测试: ballots cast while set are a rehearsal, purged in one action before the
+    #: formal vote (services.rehearsal); every page and report says 模拟 meanwhile.
+    rehearsal: Mapped[bool] = mapped_column(Boolean, default=False)
     created_dt: Mapped[datetime] = mapped_column(default=now_utc)
 
     categories: Mapped[list[VoterCategory]] = relationship(
@@ -76,7 +79,7 @@ class Meeting(db.Model):
         back_populates="meeting", order_by="Target.position", cascade="all, delete-orphan"
     )
     rounds: Mapped[list[Round]] = relationship(
-        back_populates="meeting", order_by="Round.position", cascade="all, delete-orphan"
+        back_populates="meeting", order_by="(Round.position, Round.id)", cascade="all, delete-orphan"
     )
 
     __table_args__ = (CheckConstraint("expected_count > 0", name="expected_positive"),)
@@ -195,11 +198,22 @@ class Round(db.Model):
     group_name: Mapped[str | None] = mapped_column(String(50))
     runoff_of_id: Mapped[int | None] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
     candidate_order: Mapped[str] = mapped_column(String(8), default="score")
+    #: 每票"优秀"(班子："好")不超过 n 个: the most top-level overall grades one ballot may
+    #: give per target kind; None = no cap. Phones enforce it as you mark, the server refuses
+    #: a ballot that breaks it, and a paper ballot that breaks it is recorded as 废票.
+    top_cap_team: Mapped[int | None] = mapped_column(Integer)
+    top_cap_person: Mapped[int | None] = mapped_column(Integer)
 
     meeting: Mapped[Meeting] = relationship(back_populates="rounds")
     round_targets: Mapped[list[RoundTarget]] = relationship(
         order_by="RoundTarget.position", cascade="all, delete-orphan"
     )
+    items: Mapped[list["BallotItem"]] = relationship(
+        "BallotItem", order_by="(BallotItem.kind, BallotItem.item_type, BallotItem.position)", cascade="all, delete-orphan"
+    )
+
+    def top_cap(self, kind: str) -> int | None:
+        return self.top_cap_team if kind == "team" else self.top_cap_person
 
     @property
     def targets(self) -> list[Target]:
@@ -236,7 +250,10 @@ class Round(db.Model):
             raise StateError(f"本轮{self.state_label}，不能再开始投票")
         if not self.round_targets:
             raise StateError("本轮没有测评对象，不能开始投票")
-        self.opened_dt = now_utc()
+        # To the microsecond (other stamps keep whole seconds): the opening time also names
+        # this opening of the round in services.items' cache of the ballot, which must never
+        # be confused with an earlier opening (a rehearsal purge reopens rounds).
+        self.opened_dt = datetime.now(timezone.utc).replace(tzinfo=None)
 
     def close(self) -> None:
         """Open → closed.

@@ -10,8 +10,19 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db
 from ._time import now_utc
 
+#: Everything, including set-up and user management.
 ROLE_ADMIN = "admin"
-ROLE_LABELS = {ROLE_ADMIN: "管理员"}
+#: Runs the meeting: rounds, check-in (实到), paper ballots; reads turnout and results.
+ROLE_COUNTER = "counter"
+#: Reads only: turnout, results and their downloads, the audit log (监票, R24/R25).
+ROLE_OBSERVER = "observer"
+#: A stopped account: it cannot log in and its open sessions end. The row stays so that the
+#: audit log's actor names keep pointing at one person (no re-use of a username).
+ROLE_DISABLED = "disabled"
+
+#: Roles an account can be given (in the order forms offer them).
+ACTIVE_ROLES = (ROLE_ADMIN, ROLE_COUNTER, ROLE_OBSERVER)
+ROLE_LABELS = {ROLE_ADMIN: "管理员", ROLE_COUNTER: "计票员", ROLE_OBSERVER: "监票员", ROLE_DISABLED: "已停用"}
 
 
 class Organizer(UserMixin, db.Model):
@@ -24,6 +35,15 @@ class Organizer(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16), default=ROLE_ADMIN)
     created_dt: Mapped[datetime] = mapped_column(default=now_utc)
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login refuses to log in an inactive user; the user loader drops its session."""
+        return self.role in ACTIVE_ROLES
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(self.role, self.role)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

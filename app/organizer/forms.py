@@ -1,8 +1,8 @@
 from ..forms import BaseForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateField, DecimalField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
 
 class EmptyForm(BaseForm):
@@ -111,3 +111,24 @@ class UnitForm(BaseForm):
     vetoed = BooleanField("一票否决")
     veto_reason = StringField("否决原因", validators=[Optional(), Length(max=200)])
     staff = IntegerField("编内在职职工人数", validators=[Optional(), NumberRange(min=0, max=1000000)], default=0)
+
+
+# --- Accounts (admin only) --------------------------------------------------------------------
+
+ROLE_CHOICES = [SelectChoice("admin", "管理员"), SelectChoice("counter", "计票员"), SelectChoice("observer", "监票员")]
+
+
+class NewUserForm(BaseForm):
+    username = StringField("用户名", validators=[DataRequired(message="请填写用户名"), Length(min=2, max=64, message="用户名应为 2–64 个字符")])
+    role = SelectField("角色", choices=ROLE_CHOICES)
+    password = PasswordField("初始密码", validators=[DataRequired(message="请填写密码"), Length(min=8, max=256, message="密码应为 8–256 位")])
+    confirm = PasswordField("再输一次", validators=[EqualTo("password", message="两次输入的密码不一致")])
+
+
+class UserRoleForm(BaseForm):
+    role = SelectField("角色", choices=ROLE_CHOICES)
+
+
+class PasswordResetForm(BaseForm):
+    password = PasswordField("新密码", validators=[DataRequired(message="请填写新密码"), Length(min=8, max=256, message="密码应为 8–256 位")])
+    confirm = PasswordField("再输一次", validators=[EqualTo("password", message="两次输入的密码不一致")])

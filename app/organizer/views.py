@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from ..extensions import db
 from ..models import RESULT_MODES, Meeting, Round, RoundState, Slip, StateError
-from ..services import documents, live, meetings, selection, slips as slip_service, units
+from ..services import archive, documents, live, meetings, selection, slips as slip_service, units
 from ..services.assessment import archive_year, assessment_report
 from ..web import live_stream_response
 from ..services.exports import MIME_TYPES, assessment_bytes, report_bytes, report_filename, selection_bytes
 from ..services.results import round_report
 from ..services.spreadsheets import SheetFormatError, meeting_template_xlsx, read_meeting_xlsx, read_units_xlsx, units_template_xlsx
+from . import permissions
 from .forms import (
     AssessmentSettingsForm,
     CategoryForm,
@@ -39,10 +40,8 @@ from .forms import (
 bp = Blueprint("organizer", __name__, url_prefix="/organizer")
 
 
-@bp.before_request
-@login_required
-def require_login():
-    """Every organizer page needs a logged-in organizer."""
+# Every organizer page needs a log-in and a role the permission table allows.
+permissions.protect(bp)
 
 
 def _actor() -> str:
@@ -95,7 +94,8 @@ def new_meeting():
 
 @bp.post("/meetings/import")
 def import_meeting():
-    """Import a whole meeting from .xlsx or .json: every bad row reported, nothing imported."""
+    """Import a meeting definition from .xlsx or .json (every bad row reported, nothing
+    imported), or a whole meeting exported from another installation (services.archive)."""
     form = ImportForm()
     errors: list[str] = []
     if form.validate_on_submit():
@@ -106,9 +106,14 @@ def import_meeting():
                 data = read_meeting_xlsx(raw)
             else:
                 data = json.loads(raw.decode("utf-8-sig"))
-            meeting = meetings.import_definition(data, _actor())
+            if isinstance(data, dict) and data.get("format") == archive.FORMAT:
+                meeting = archive.import_meeting(data, _actor())  # a whole meeting from another installation
+            else:
+                meeting = meetings.import_definition(data, _actor())
         except meetings.DefinitionError as error:
             errors = error.errors
+        except archive.ArchiveError as error:
+            errors = [str(error)]
         except SheetFormatError as error:
             errors = [str(error)]
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -245,7 +250,8 @@ def issue_slips(meeting_id: int):
 
 @bp.get("/meetings/<int:meeting_id>/slips.pdf")
 def slips_pdf(meeting_id: int):
-    """The A4 slip sheet of every usable slip (or one category's, ?category=A)."""
+    """The A4 slip sheet of every usable slip (or one category's, ?category=A), made as a
+    background job: the organizer watches its progress, then downloads it (jobs.py)."""
     m = _meeting(meeting_id)
     query = select(Slip).where(Slip.meeting_id == m.id, Slip.voided_dt.is_(None)).order_by(Slip.category_id, Slip.id)
     code = request.args.get("category", "").strip().upper()
@@ -258,7 +264,10 @@ def slips_pdf(meeting_id: int):
     if not issued:
         flash("还没有可打印的测评码，请先生成", "error")
         return redirect(url_for(".meeting", meeting_id=m.id))
-    return _slip_pdf_response(m, issued, f"测评码-{m.id}{'-' + code if code else ''}.pdf")
+    from .jobs import start_slip_sheet  # jobs.py imports this module for ``bp``
+
+    label = f"类别「{category.label}」的测评码" if code else "全部测评码"
+    return start_slip_sheet(m, issued, f"测评码-{m.id}{'-' + code if code else ''}.pdf", label)
 
 
 def _slip_pdf_response(m: Meeting, issued: list[Slip], filename: str) -> Response:
@@ -566,3 +575,7 @@ def results_file(round_id: int, fmt: str):
     report = round_report(r)
     return _download(report_bytes(report, fmt), report_filename(report, fmt), MIME_TYPES[fmt])
 
+
+
+# The console's other pages join this blueprint (and its permission check) from their own modules.
+from . import archive_views, audit_log, hall, publication, round_items, users  # noqa: E402,F401

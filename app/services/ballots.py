@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..models import Round, RoundState, Slip
+from .items import KindItems, ballot_spec
 from .voting import rounds_for
 
 
@@ -18,6 +19,7 @@ class TargetView:
     unit: str
     title: str
     levels: tuple[str, str, str, str]
+    asked: KindItems | None = None  # the round's items for this target's kind (R9, R15, R18)
 
 
 @dataclass(frozen=True)
@@ -28,17 +30,28 @@ class BallotView:
     targets: tuple[TargetView, ...]
     is_selection: bool = False
     seats: int = 0  # K, for a 差额票决 ballot
+    has_items: bool = False  # a long ballot: dimensions, 逆向测评 or 使用意向 per target
+    caps: tuple[KindItems, ...] = ()  # the kinds whose top level is capped per ballot
+    rehearsal: bool = False  # 模拟测试: say so on every phone
 
 
 SELECTION_LEVELS = ("同意",)
 
 
 def ballot_view(round_: Round) -> BallotView:
+    spec = ballot_spec(round_)
     if round_.is_selection:
         targets = tuple(TargetView(t.id, t.kind, "候选单位", t.unit, t.unit, "", SELECTION_LEVELS) for t in round_.targets)
     else:
-        targets = tuple(TargetView(t.id, t.kind, t.kind_label, t.display_name, t.unit, t.title, t.levels) for t in round_.targets)
+        targets = tuple(
+            TargetView(t.id, t.kind, t.kind_label, t.display_name, t.unit, t.title, t.levels, spec.items_for(t.kind))
+            for t in round_.targets
+        )
+    kinds = {t.kind for t in targets}
     return BallotView(
+        has_items=not round_.is_selection and spec.has_items,
+        caps=tuple(k for k in spec.kinds.values() if k.top_cap and k.kind in kinds),
+        rehearsal=round_.meeting.rehearsal,
         round_id=round_.id,
         round_title=round_.title,
         meeting_title=round_.meeting.title,

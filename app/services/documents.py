@@ -13,8 +13,9 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,13 +25,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import qrcode
 import qrcode.constants
 from jinja2 import Environment, FileSystemLoader
+from PIL import Image
 
 from ..core.scales import plain_number
 from ..core.times import local
 
 if TYPE_CHECKING:  # pragma: no cover
     from .assessment import AssessmentReport
-    from .results import RoundReport
+    from .results import RoundReport, TargetRow
     from .selection import SelectionReport
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -89,17 +91,41 @@ class SlipPrint:
     url: str
 
 
-def qr_png(url: str) -> bytes:
-    """QR code of ``url`` as a 1-bit PNG (error correction M, quiet zone of 2 modules).
+#: The QR mask pattern of every slip. Left to itself, qrcode builds all eight masks and scores
+#: each (ISO/IEC 18004 §7.8.3), which was 80% of its 5 ms per code; any mask makes a valid
+#: code, and pattern 0 scored best on average over slip URLs (docs/performance.md, B2).
+QR_MASK_PATTERN = 0
 
-    Small boxes keep the PNG tiny; it is printed at about 30 mm with ``image-rendering:
-    pixelated``, so the modules stay sharp whatever the resolution.
+#: Pages of the slip sheet rendered in one piece by a worker process: small enough for the
+#: progress to move and for the workers to finish together, big enough that the fonts every
+#: piece embeds stay a small part of the PDF.
+PAGES_PER_RUN = 4
+
+#: Sheets of up to this many pages are rendered in the calling process: starting workers
+#: would cost more than it saves.
+PAGES_IN_PROCESS = 2
+
+#: ``progress(done, total)``: slips laid out so far, of all.
+Progress = Callable[[int, int], None]
+
+
+def qr_png(url: str) -> bytes:
+    """QR code of ``url`` as a black-and-white PNG, one pixel per module (error correction M,
+    quiet zone of 2 modules, mask pattern ``QR_MASK_PATTERN``).
+
+    The slip prints it at 30 mm with ``image-rendering: pixelated``, so the modules stay sharp
+    whatever the resolution; a bigger image only costs time to encode, embed and decode. The
+    pixels are 8-bit grey: WeasyPrint would turn a 1-bit image into RGB before embedding it.
     """
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=4, border=2)
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=2, mask_pattern=QR_MASK_PATTERN)
     qr.add_data(url)
     qr.make(fit=True)
+    matrix = qr.get_matrix()  # rows of booleans, dark = True, quiet zone included
+    size = len(matrix)
+    pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
+    image = Image.frombytes("L", (size, size), pixels)
     buffer = io.BytesIO()
-    qr.make_image().save(buffer, format="PNG")
+    image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -107,37 +133,186 @@ def _data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def slip_sheet_pdf(meeting_title: str, slips: Sequence[SlipPrint], *, vote_url_hint: str) -> bytes:
+def slip_sheet_pdf(
+    meeting_title: str,
+    slips: Sequence[SlipPrint],
+    *,
+    vote_url_hint: str,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> bytes:
     """A4 portrait sheet of slips to cut apart, 12 to a page (DOMAIN §7 "Slip sheet").
 
     Each slip carries the meeting title, the category, a QR code of ``slip.url``, the code in
-    readable form and a one-line instruction naming ``vote_url_hint`` for typing the code in.
+    readable form and a one-line instruction naming ``vote_url_hint`` for typing the code in;
+    every page's footer names the meeting and the page (第 n 页 共 N 页).
+
+    A long sheet is rendered in runs of up to ``PAGES_PER_RUN`` pages by worker processes and
+    merged (``render_pool``). With that, the fixed QR mask and the template's fixed layout,
+    1,000 slips take about a quarter of the time they used to (docs/performance.md, B2).
+
+    :param progress: called in the calling thread as ``progress(done, len(slips))`` each time
+        a run of pages is laid out; ``done`` never decreases and the last call has
+        ``done == len(slips)``.
+    :param workers: processes to render in; default: the cores available (at most 4).
+    :return: the PDF.
     """
-    items = [(slip, _data_url(qr_png(slip.url))) for slip in slips]
-    pages = [items[i : i + SLIPS_PER_PAGE] for i in range(0, len(items), SLIPS_PER_PAGE)] or [[]]
+    from . import render_pool
+
+    total = len(slips)
+    pages = [list(slips[i : i + SLIPS_PER_PAGE]) for i in range(0, total, SLIPS_PER_PAGE)] or [[]]
+    workers = render_pool.default_workers() if workers is None else max(1, workers)
+    runs = []
+    first = 0
+    for size in _run_sizes(len(pages), workers):
+        runs.append((meeting_title, vote_url_hint, first + 1, len(pages), pages[first : first + size]))
+        first += size
+    if len(runs) == 1:
+        workers = 1
+    sizes = [sum(len(page) for page in run[-1]) for run in runs]
+    done = 0
+
+    def run_done(index: int) -> None:
+        nonlocal done
+        done += sizes[index]
+        if progress is not None:
+            progress(done, total)
+
+    return render_pool.render_merged(_slip_pages_pdf, runs, workers=workers, on_run_done=run_done)
+
+
+def _run_sizes(pages: int, workers: int) -> list[int]:
+    """How many pages each run gets: one run for a short sheet; else at most ``PAGES_PER_RUN``
+    pages and several runs per worker, as many runs as makes every worker get the same number,
+    their sizes differing by one page at most and the smaller ones last, so that the workers
+    finish together."""
+    if pages <= PAGES_IN_PROCESS or workers <= 1 and pages <= PAGES_PER_RUN:
+        return [pages]
+    per_run = max(1, min(PAGES_PER_RUN, -(-pages // (workers * 4))))
+    count = -(-pages // per_run)
+    count = min(pages, -(-count // workers) * workers)
+    base, extra = divmod(pages, count)
+    return [base + 1] * extra + [base] * (count - extra)
+
+
+def _slip_pages_pdf(meeting_title: str, vote_url_hint: str, first_page: int, page_count: int, pages: list[list[SlipPrint]]) -> bytes:
+    """Pages ``first_page``… of the slip sheet (of ``page_count`` pages) as a PDF of their own;
+    runs in a worker process, so it takes and returns plain, picklable data."""
+    numbered = [(first_page + i, [(slip, _data_url(qr_png(slip.url))) for slip in page]) for i, page in enumerate(pages)]
     html = _env.get_template("documents/slips.html").render(
         meeting_title=meeting_title,
-        pages=pages,
+        pages=numbered,
+        page_count=page_count,
         vote_url_hint=vote_url_hint,
     )
     return _write_pdf(html)
 
 
-def summary_pdf(report: RoundReport) -> bytes:
-    """The 测评结果汇总表 of a round, A4 landscape (DOMAIN §7, R16, R17, R19).
+#: The second sheet's layout on A4 landscape (277 mm inside the margins): an item column (one
+#: per dimension, 逆向测评 or 使用意向 option) is 11.5 mm wide, 序号, 单位, 姓名 and 职务 take
+#: about 100 mm when there is room and share what is left when there is not. A kind with more
+#: item columns than fit continues in another table.
+ITEM_COLUMNS_PER_TABLE = 18
+_PAGE_MM, _WHO_MM, _ITEM_MM = 277, 100, 11.5
 
-    One table per target kind (领导班子 / 领导干部, each with its own level labels); the
+#: Headings of the item parts on the second sheet, with what each cell holds.
+_ITEM_PARTS = {
+    "dimensions": "分项评价（得分 / 等次）",
+    "reverse": "逆向测评（票数 / 占有效票）",
+    "intent": "使用意向（票数 / 占有效票）",
+}
+
+
+@dataclass(frozen=True)
+class ItemColumn:
+    """One column of the second sheet: its part, its header, a note under it (a weight)."""
+
+    part: str
+    label: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ItemTable:
+    """A table of the second sheet: part headings as ``(title, span)``, columns, and per
+    target the printed ``(value, second line)`` of each column."""
+
+    parts: tuple[tuple[str, int], ...]
+    columns: tuple[ItemColumn, ...]
+    rows: tuple[tuple[Any, tuple[tuple[str, str], ...]], ...]
+
+    @property
+    def width_mm(self) -> float:
+        """Narrower than the page when there are few columns, so 单位 and 姓名 stay compact."""
+        return min(_PAGE_MM, _WHO_MM + _ITEM_MM * len(self.columns))
+
+
+def item_tables(report: RoundReport, kind: str, per_table: int = ITEM_COLUMNS_PER_TABLE) -> list[ItemTable]:
+    """The second sheet's tables of one kind (R9, R15, R18): the dimension scores with their
+    band (and, when weighted, the 折合分 they make), then the 逆向测评 and 使用意向 counts
+    with their share of the valid ballots. Texts come from the report as printed elsewhere;
+    more than ``per_table`` columns continue in further tables, each repeating who."""
+    rows = report.rows_of(kind)
+    if not rows or not report.has_items_for(kind):
+        return []
+    first, weighted = rows[0], report.is_weighted(kind) and bool(rows[0].dimensions)
+    columns = [ItemColumn("dimensions", d.label, f"权重 {d.weight_text}" if d.weight is not None else "") for d in first.dimensions]
+    if weighted:
+        columns.append(ItemColumn("dimensions", "折合分", "加权"))
+    columns += [ItemColumn(part, item.label) for part in ("reverse", "intent") for item in getattr(first, part)]
+
+    def cells(row: TargetRow) -> list[tuple[str, str]]:
+        out = [(d.score_text, d.band_label) for d in row.dimensions]
+        if weighted:
+            out.append((row.score_text, row.band_label))
+        return out + [(str(i.count), i.rate_text) for i in (*row.reverse, *row.intent)]
+
+    # Cut into tables at a part's start when the part then fits in one table; a part too long
+    # for any table fills each table up.
+    chunks: list[list[int]] = [[]]
+    for _, indices in itertools.groupby(range(len(columns)), key=lambda i: columns[i].part):
+        indices = list(indices)
+        if chunks[-1] and len(chunks[-1]) + len(indices) > per_table >= len(indices):
+            chunks.append([])
+        for i in indices:
+            if len(chunks[-1]) == per_table:
+                chunks.append([])
+            chunks[-1].append(i)
+    all_cells = [(row, cells(row)) for row in rows]
+    return [
+        ItemTable(
+            parts=tuple((_ITEM_PARTS[part], len(list(run))) for part, run in itertools.groupby(columns[i].part for i in chunk)),
+            columns=tuple(columns[i] for i in chunk),
+            rows=tuple((row, tuple(c[i] for i in chunk)) for row, c in all_cells),
+        )
+        for chunk in chunks
+    ]
+
+
+def summary_pdf(report: RoundReport) -> bytes:
+    """The 测评结果汇总表 of a round, A4 landscape (DOMAIN §7, R15–R19).
+
+    One table per target kind (领导班子 / 领导干部, each with its own level labels); then, when
+    the ballot asked items, a second sheet on a new page, 测评结果汇总表（二）: per kind the
+    dimension scores, the 逆向测评 and 使用意向 counts and percentages (``item_tables``). The
     scoring rule, the 计票人 / 监票人 signature lines and the page number are in the footer of
     every page. Broken R19 count invariants (``report.problems``) are printed at the top and in
-    every footer.
+    every footer. A 模拟测试 report says so at the top of every page.
     """
     groups = []
+    item_groups = []
     for kind in report.kinds:
         rows = report.rows_of(kind)
         groups.append({"kind": kind, "label": rows[0].kind_label, "levels": rows[0].levels, "rows": rows})
+        tables = item_tables(report, kind)
+        if tables:
+            item_groups.append(
+                {"kind": kind, "label": rows[0].kind_label, "weighted": report.is_weighted(kind), "tables": tables}
+            )
     html = _env.get_template("documents/summary.html").render(
         report=report,
         groups=groups,
+        item_groups=item_groups,
         counts=report.counts,
         categories=report.categories,
     )

@@ -66,3 +66,16 @@ def assessment_bytes(report, fmt: str) -> bytes:
 
         return json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2, default=str).encode("utf-8")
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def round_figures(round_) -> dict:
+    """A counted round's figures as published, as plain JSON data: ``report_as_dict`` for a
+    测评 round, ``selection_report_dict`` for a 差额票决 round — the very functions behind
+    the results pages and the API."""
+    if round_.is_selection:
+        from .selection import selection_report, selection_report_dict
+
+        return selection_report_dict(selection_report(round_))
+    from .results import round_report
+
+    return report_as_dict(round_report(round_))

@@ -53,6 +53,7 @@ class HallState:
     current: RoundTurnout | None
     rounds: tuple[RoundTurnout, ...]
     report: RoundReport | SelectionReport | None  # only when the current round's result may be shown
+    rehearsal: bool = False  # 模拟测试: the display says so
 
     def event(self) -> dict:
         """What the event stream and the polling endpoint send: turnout, never results."""
@@ -61,6 +62,7 @@ class HallState:
             "current": self.current.as_dict() if self.current else None,
             "rounds": [r.as_dict() for r in self.rounds],
             "has_result": self.report is not None,
+            "rehearsal": self.rehearsal,
         }
 
 
@@ -76,8 +78,9 @@ def version(meeting_id: int) -> str:
             Round.id, Round.opened_dt, Round.closed_dt, Round.published_dt, Round.cast_count, Round.result_mode, Round.show_on_phones
         ).where(Round.meeting_id == meeting_id).order_by(Round.position, Round.id)
     ).all()
-    present = db.session.scalar(select(Meeting.present_count).where(Meeting.id == meeting_id))
-    raw = repr((rows, present, _issued(meeting_id) if present is None else None))
+    found = db.session.execute(select(Meeting.present_count, Meeting.rehearsal).where(Meeting.id == meeting_id)).first()
+    present, rehearsal = found if found is not None else (None, False)
+    raw = repr((rows, present, rehearsal, _issued(meeting_id) if present is None else None))
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -123,6 +126,7 @@ def hall_state(meeting: Meeting) -> HallState:
         current=next((t for t in turnouts if current is not None and t.id == current.id), None),
         rounds=turnouts,
         report=report,
+        rehearsal=meeting.rehearsal,
     )
 
 

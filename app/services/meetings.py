@@ -356,6 +356,7 @@ def publish_round(round_: Round, actor: str, *, show_on_phones: bool = False) ->
         {"published_dt": round_.published_dt, "show_on_phones": bool(show_on_phones)},
         actor,
         "round.publish",
+        show_on_phones=bool(show_on_phones),
     )
 
 
@@ -376,7 +377,7 @@ def new_display_link(meeting: Meeting, actor: str) -> None:
     db.session.commit()
 
 
-def _commit_transition(round_: Round, guard, values: dict, actor: str, action: str) -> None:
+def _commit_transition(round_: Round, guard, values: dict, actor: str, action: str, **detail) -> None:
     # The model method checked the state we loaded; the conditional UPDATE re-checks it in
     # the database, so two organizers clicking at once cannot both succeed.
     db.session.expire(round_, list(values))  # the UPDATE below, not the ORM, writes them
@@ -384,7 +385,7 @@ def _commit_transition(round_: Round, guard, values: dict, actor: str, action: s
     if result.rowcount != 1:
         db.session.rollback()
         raise StateError("轮次状态已被他人更改，请刷新页面")
-    audit.log(actor, action, round_.meeting_id, round_id=round_.id, title=round_.title)
+    audit.log(actor, action, round_.meeting_id, round_id=round_.id, title=round_.title, **detail)
     db.session.commit()
 
 

@@ -6,8 +6,8 @@ roughly in the order they arrived:
 - SQLite's write-ahead log, whose frames follow commit order until it is checkpointed.
 
 After the close, nothing new can be cast, so the order can be erased:
-- PostgreSQL: ``CLUSTER`` rewrites the three tables in key order (slip id for uses, a random
-  id for ballots);
+- PostgreSQL: ``CLUSTER`` rewrites the five tables in key order (slip id for uses, a random
+  id for ballots and their marks, the code for receipts);
 - SQLite: those tables are already ``WITHOUT ROWID``; a truncating checkpoint empties the WAL.
 
 This is best effort: a failure is logged for the organizer but never undoes the close.
@@ -27,6 +27,8 @@ _CLUSTER = (
     "CLUSTER slip_use USING pk_slip_use",
     "CLUSTER ballot USING pk_ballot",
     "CLUSTER ballot_mark USING pk_ballot_mark",
+    "CLUSTER ballot_item_mark USING pk_ballot_item_mark",
+    "CLUSTER receipt USING pk_receipt",
 )
 
 

@@ -9,8 +9,6 @@ voter fixes it); on a paper ballot entered by staff it is *recorded as invalid* 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -269,20 +267,19 @@ def selection_report(round_: Round) -> SelectionReport:
     first_units = [(rt.target_id, rt.target.unit) for rt in chain[0].round_targets]
     statuses = core.resolve_chain(outcomes) if outcomes else {}
     final = tuple((unit, core.STATUS_LABELS[statuses[tid]] if tid in statuses else "未计票") for tid, unit in first_units)
-    tally = {
-        "meeting": meeting.id,
-        "group": chain[0].group_name,
-        "rounds": [
+    digest = core.tally_digest(
+        meeting.title,
+        chain[0].group_name,
+        [
             {
-                "round": r.round_id,
+                "round": r.title,
                 "seats": r.seats,
                 "counts": [r.counts.expected, r.counts.present, r.counts.issued, r.counts.returned, r.counts.valid, r.counts.invalid],
                 "votes": [[row.unit, row.votes] for row in r.rows],
             }
             for r in reports
         ],
-    }
-    digest = hashlib.sha256(json.dumps(tally, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    )
     problems = tuple(p for r in reports for p in r.counts.problems())
     rules = (
         f"应选 {chain[0].seats} 名，候选 {len(first_units)} 名；每票所选不得超过应选名额，超过为废票，少选或不选有效（R10、R11）。",

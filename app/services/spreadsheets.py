@@ -664,22 +664,140 @@ def _counts_line(report: RoundReport) -> str:
     return text + (f"（其中纸质录入 {c.paper} 张）" if c.paper else "")
 
 
+def _where_line(report: RoundReport) -> str:
+    date = f"日期：{report.meeting_date}" if report.meeting_date else ""
+    place = f"地点：{report.meeting_place}" if report.meeting_place else ""
+    return "　".join(part for part in (date, place) if part)
+
+
 def _summary_sheet(ws: Worksheet, report: RoundReport, kind: str) -> None:
     columns = _summary_columns(report, kind)
     width = len(columns)
     for column, spec in enumerate(columns, start=1):  # widths first: _line sizes rows by them
         ws.column_dimensions[get_column_letter(column)].width = spec.width
-    where = "　".join(part for part in (f"日期：{report.meeting_date}" if report.meeting_date else "", f"地点：{report.meeting_place}" if report.meeting_place else "") if part)
     _line(ws, 1, report.meeting_title, width, font=Font(bold=True, size=16), center=True)
-    _line(ws, 2, f"{report.round_title}　测评结果汇总表（{KIND_LABELS[kind]}）", width, font=Font(bold=True, size=12), center=True)
-    _line(ws, 3, where, width)
+    title = _sheet_title(report, f"{report.round_title}　测评结果汇总表（{KIND_LABELS[kind]}）")
+    _line(ws, 2, title, width, font=Font(bold=True, size=12), center=True)
+    _line(ws, 3, _where_line(report), width)
     _line(ws, 4, _counts_line(report), width)
     header_row = 5
     last = _table(ws, columns, [_summary_row(report, r) for r in report.rows_of(kind)], top=header_row, alignment=_CENTER)
     ws.freeze_panes = ws.cell(row=header_row + 1, column=4).coordinate  # keep 序号/单位/姓名 in view
-    # The rule of this sheet's kind (R16: printed on every report); all of them if none names it.
-    rules = [rule for rule in report.rules if f"（{KIND_LABELS[kind]}）" in rule] or list(report.rules)
-    _finish_sheet(ws, last, header_row, width, [*(f"注意：{p}" for p in report.problems), *rules, "", SIGNATURE_LINE, "", DATE_LINE])
+    _finish_sheet(ws, last, header_row, width, _summary_footer(report, kind))
+
+
+def _summary_footer(report: RoundReport, kind: str) -> list[str]:
+    """Broken R19 counts, the rules of the sheet's kind (R16: printed on every report; all of
+    them if none names it), the signature and date lines."""
+    rules = [rule for rule in report.rules if f"（{KIND_LABELS[kind]}" in rule] or list(report.rules)
+    return [*(f"注意：{p}" for p in report.problems), *rules, "", SIGNATURE_LINE, "", DATE_LINE]
+
+
+def _sheet_title(report: RoundReport, title: str) -> str:
+    return title + ("　【模拟测试（演练）结果，不作为正式结果】" if report.rehearsal else "")
+
+
+#: The second sheet (R9, R15, R18): its name, and the headings of its parts.
+ITEMS_SHEET = "分项与逆向测评"
+_ITEM_GROUPS = {"dimensions": "分项评价", "reverse": "逆向测评（可多选）", "intent": "使用意向"}
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    """A column of the items sheet under its part and its item label."""
+
+    part: str
+    label: str
+    sub: str
+    width: int
+
+
+def _item_leaves(report: RoundReport, kind: str) -> list[_Leaf]:
+    first = report.rows_of(kind)[0]
+    leaves = []
+    for d in first.dimensions:
+        label = d.label + (f"（权重{d.weight_text}）" if d.weight is not None else "")
+        leaves += [_Leaf("dimensions", label, "得分", 8), _Leaf("dimensions", label, "等次", 8)]
+    if first.dimensions and report.is_weighted(kind):
+        leaves += [_Leaf("dimensions", "折合分（加权）", "得分", 8), _Leaf("dimensions", "折合分（加权）", "等次", 8)]
+    for part in ("reverse", "intent"):
+        for item in getattr(first, part):
+            leaves += [_Leaf(part, item.label, "票数", 7), _Leaf(part, item.label, "占比", 9)]
+    return leaves
+
+
+def _item_values(report: RoundReport, row: TargetRow) -> list[Any]:
+    values: list[Any] = []
+    for d in row.dimensions:
+        values += [_score_cell(None if d.score is None else round_half_up(d.score)), d.band_label]
+    if row.dimensions and report.is_weighted(row.kind):
+        values += [_score_cell(row.result.score_shown), row.band_label]
+    for item in (*row.reverse, *row.intent):
+        values += [item.count, _rate_cell(item.rate)]
+    return values
+
+
+def _spans(keys: Sequence[Any], start: int) -> list[tuple[Any, int, int]]:
+    """Runs of equal consecutive keys as ``(key, first column, last column)``."""
+    runs: list[tuple[Any, int, int]] = []
+    for column, key in enumerate(keys, start=start):
+        if runs and runs[-1][0] == key:
+            runs[-1] = (key, runs[-1][1], column)
+        else:
+            runs.append((key, column, column))
+    return runs
+
+
+def _items_sheet(ws: Worksheet, report: RoundReport, kind: str) -> None:
+    """测评结果汇总表（二） of one kind: who, then per dimension its score and band (and the
+    折合分 when the dimensions are weighted, R15), per 逆向测评 and 使用意向 option its count
+    and share of the valid ballots (R18), under a three-row header: part, item (with its
+    weight), 得分 / 等次 / 票数 / 占比."""
+    who = [
+        _Column("number", "序号", (), 6),
+        _Column("unit", "单位", (), 18),
+        _Column("name", NAME_HEADERS[kind], (), 22 if kind == TEAM else 12),
+        _Column("title", "职务", (), 14),
+    ]
+    leaves = _item_leaves(report, kind)
+    width = len(who) + len(leaves)
+    for column, size in enumerate([c.width for c in who] + [leaf.width for leaf in leaves], start=1):
+        ws.column_dimensions[get_column_letter(column)].width = size  # widths first: _line sizes rows by them
+    title = _sheet_title(report, f"{report.round_title}　测评结果汇总表（二）分项评价、逆向测评和使用意向（{KIND_LABELS[kind]}）")
+    _line(ws, 1, report.meeting_title, width, font=Font(bold=True, size=16), center=True)
+    _line(ws, 2, title, width, font=Font(bold=True, size=12), center=True)
+    _line(ws, 3, _where_line(report), width)
+    _line(ws, 4, _counts_line(report) + "；占比 = 票数 ÷ 有效票数", width)
+    top, first_item = 5, len(who) + 1
+    header = dict(table=True, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_CENTER)
+    for row in range(top, top + 3):  # style every header cell before merging: merged ones keep it
+        for column in range(1, width + 1):
+            _put(ws, row, column, None, **header)
+    for column, spec in enumerate(who, start=1):
+        _put(ws, top, column, spec.header, **header)
+        ws.merge_cells(start_row=top, start_column=column, end_row=top + 2, end_column=column)
+    for part, left, right in _spans([leaf.part for leaf in leaves], first_item):
+        _put(ws, top, left, _ITEM_GROUPS[part], **header)
+        if right > left:
+            ws.merge_cells(start_row=top, start_column=left, end_row=top, end_column=right)
+    lines = 1
+    for (_, label), left, right in _spans([(leaf.part, leaf.label) for leaf in leaves], first_item):
+        _put(ws, top + 1, left, label, **header)
+        if right > left:
+            ws.merge_cells(start_row=top + 1, start_column=left, end_row=top + 1, end_column=right)
+        room = sum(leaf.width for leaf in leaves[left - first_item : right - first_item + 1])
+        lines = max(lines, math.ceil(len(label) * 2.1 / room))  # Excel does not grow merged rows
+    ws.row_dimensions[top + 1].height = lines * 15
+    for column, leaf in enumerate(leaves, start=first_item):
+        _put(ws, top + 2, column, leaf.sub, **header)
+    last = top + 2
+    for row in report.rows_of(kind):
+        last += 1
+        for column, value in enumerate([row.number, row.unit, row.name, row.title, *_item_values(report, row)], start=1):
+            _put(ws, last, column, value, table=True, alignment=_CENTER)
+    _finish_sheet(ws, last, top, width, _summary_footer(report, kind))
+    ws.freeze_panes = ws.cell(row=top + 3, column=first_item).coordinate  # the header and who stay in view
+    ws.print_title_rows = f"{top}:{top + 2}"
 
 
 def _finish_sheet(ws: Worksheet, last: int, header_row: int, width: int, footer: Sequence[str]) -> None:
@@ -704,11 +822,21 @@ def summary_xlsx(report: RoundReport) -> bytes:
     Votes and counts are integers; 折合分 and category scores are the printed 2-decimal values
     (``score_shown``) as numbers formatted ``0.00``; rates are the printed percentages as numbers
     formatted ``0.00%``; a missing value is "—".
+
+    When the ballot asked items (R9, R15, R18), sheet 「分项与逆向测评」 follows: the 测评结果
+    汇总表（二） with each dimension's score and band (and the weighted 折合分, R15) and each 逆向测评 and
+    使用意向 option's count and share of the valid ballots, in the same number formats. With
+    items for both kinds there is one such sheet per kind, 「分项与逆向测评（领导班子）」 and
+    「分项与逆向测评（领导干部）」. A 模拟测试 report says so in every sheet's title.
     """
     workbook = Workbook()
     workbook.remove(workbook.active)
     for kind in report.kinds or (PERSON,):
         _summary_sheet(workbook.create_sheet(KIND_LABELS[kind]), report, kind)
+    itemized = [kind for kind in report.kinds if report.has_items_for(kind)]
+    for kind in itemized:
+        name = ITEMS_SHEET if len(itemized) == 1 else f"{ITEMS_SHEET}（{KIND_LABELS[kind]}）"
+        _items_sheet(workbook.create_sheet(name), report, kind)
     return _save(workbook)
 
 

@@ -7,26 +7,41 @@ review steps. Every step is a plain form post, so the pages work without JavaScr
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from ..core import codes
 from ..services import voting
 from ..services.ballots import SlipStatus, ballot_view, slip_status
+from ..services.publication import published_rounds
 from ..services.ratelimit import client_address
+from ..web import ballot_from_form
 from ..services.results import round_report
 
 bp = Blueprint("voting", __name__)
 
-_MARK_FIELD = re.compile(r"^t(\d{1,9})$")
 
 
-def _message(title: str, message: str, status: int, *, code: str | None = None, follow: SlipStatus | None = None):
+def _message(
+    title: str,
+    message: str,
+    status: int,
+    *,
+    code: str | None = None,
+    follow: SlipStatus | None = None,
+    receipt: str | None = None,
+    published: list | None = None,
+):
     """A message page; with ``follow`` it keeps up with the meeting by itself (a script polls
-    the slip's state, or without JavaScript the page reloads)."""
+    the slip's state, or without JavaScript the page reloads). ``receipt``: the code shown
+    once after a cast, to be checked against the published list (never stored with the slip).
+    ``published``: the meeting's published rounds, linked to their receipt lists and ballots."""
     report = round_report(follow.shown_round) if follow and follow.shown_round else None
-    return render_template("voting/message.html", title=title, message=message, code=code, follow=follow, report=report), status
+    return (
+        render_template(
+            "voting/message.html", title=title, message=message, code=code, follow=follow, report=report, receipt=receipt, published=published
+        ),
+        status,
+    )
 
 
 def _refusal(error: voting.VotingError, code: str | None = None):
@@ -43,13 +58,10 @@ def _resolve(code: str):
     return voting.resolve(code, address=client_address())
 
 
-def _marks_from_form() -> dict[str, str]:
-    """Form fields ``t<target id>`` → level index as text ("" = 弃权); in a 差额票决 ballot
-    each checked ``c`` (a candidate's target id) is a 同意 mark."""
-    marks = {m.group(1): value for key, value in request.form.items() if (m := _MARK_FIELD.match(key))}
-    for chosen in request.form.getlist("c"):
-        marks[chosen] = "0"
-    return marks
+def _ballot_page(code: str, view, checked: voting.CheckedBallot | None = None, error: str | None = None, status: int = 200):
+    marks = checked.marks if checked else {}
+    answers = checked.item_marks if checked else {}
+    return render_template("voting/ballot.html", code=code, ballot=view, marks=marks, answers=answers, error=error), status
 
 
 @bp.route("/v", methods=["GET", "POST"])
@@ -75,8 +87,8 @@ def slip(code: str):
         return _refusal(error)
     status = slip_status(s)
     if status.ballot_round is None:
-        return _message(status.title, status.message, 200, code=code, follow=status)
-    return render_template("voting/ballot.html", code=code, ballot=ballot_view(status.ballot_round), marks={}, error=None)
+        return _message(status.title, status.message, 200, code=code, follow=status, published=published_rounds(s))
+    return _ballot_page(code, ballot_view(status.ballot_round))
 
 
 @bp.post("/v/<code>/r/<int:round_id>")
@@ -88,27 +100,27 @@ def submit(code: str, round_id: int):
         round_ = voting.open_round_for(s, round_id)
     except voting.VotingError as error:
         return _refusal(error, code)
-    marks = _marks_from_form()
+    marks, items = ballot_from_form(request.form)
     view = ballot_view(round_)
     action = request.form.get("action", "review")
     try:
-        clean, _ = voting.check_marks(round_, marks)
+        checked = voting.check_ballot(round_, marks, items)
     except voting.InvalidBallot as error:
-        return render_template("voting/ballot.html", code=code, ballot=view, marks={}, error=str(error)), error.status
+        return _ballot_page(code, view, error=str(error), status=error.status)
     if action == "edit":
-        return render_template("voting/ballot.html", code=code, ballot=view, marks=clean, error=None)
+        return _ballot_page(code, view, checked)
     if action != "submit":
-        return render_template("voting/review.html", code=code, ballot=view, marks=clean)
+        return render_template("voting/review.html", code=code, ballot=view, marks=checked.marks, answers=checked.item_marks)
     try:
-        voting.cast(s, round_id, clean)
+        receipt = voting.cast(s, round_id, marks, items)
     except voting.InvalidBallot as error:
-        return render_template("voting/ballot.html", code=code, ballot=view, marks=clean, error=str(error)), error.status
+        return _ballot_page(code, view, checked, error=str(error), status=error.status)
     except voting.VotingError as error:
         return _refusal(error, code)
     after = slip_status(s)
     if after.ballot_round is not None:
-        return _message("投票成功", "您的选票已提交。下一轮投票已开始，请点“刷新”继续。", 200, code=code)
-    return _message("投票成功", f"您的选票已提交。{after.message}", 200, code=code, follow=after)
+        return _message("投票成功", "您的选票已提交。下一轮投票已开始，请点“刷新”继续。", 200, code=code, receipt=receipt)
+    return _message("投票成功", f"您的选票已提交。{after.message}", 200, code=code, follow=after, receipt=receipt)
 
 
 @bp.get("/v/<code>/state.json")
@@ -119,3 +131,7 @@ def slip_state(code: str):
     except voting.VotingError as error:
         return jsonify(error=str(error), reason=error.reason), error.status, _retry_header(error)
     return jsonify(key=slip_status(s).key)
+
+
+# Pages of published rounds (receipts, anonymous ballots) join this blueprint from their module.
+from . import publication  # noqa: E402,F401

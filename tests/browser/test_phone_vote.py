@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import csrf_token
+from ..conftest import csrf_token, follow_slip_job
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +65,8 @@ def test_scan_vote_and_count(js, app, live_server, phone, desktop, organizer, ma
         "/login",
         data={"username": "kaohe", "password": "correct horse", "csrf_token": csrf_token(login_page.get_data(as_text=True))},
     )
-    response = organizer_client.get(f"/organizer/meetings/{meeting_id}/slips.pdf?category=B")
+    # The sheet is made by a background job (B2): wait for it as its page does, then download.
+    response, _page, _seen = follow_slip_job(organizer_client, f"/organizer/meetings/{meeting_id}/slips.pdf?category=B")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     urls = _qr_urls_on_first_page(response.data, tmp_path)
     assert len(urls) == 12, urls

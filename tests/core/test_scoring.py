@@ -13,6 +13,7 @@ from app.core.scoring import (
     HIGH_DISAPPROVAL,
     LOW_APPROVAL,
     CategorySpec,
+    DimensionSpec,
     RoundCounts,
     ScoringPolicy,
     TargetTally,
@@ -208,3 +209,51 @@ def test_stored_utc_times_print_in_the_halls_zone(monkeypatch):
     monkeypatch.setenv("CEPING_TIMEZONE", "UTC")
     assert local(datetime(2026, 12, 1, 1, 30)).strftime("%H:%M") == "01:30"
     assert local(None) is None
+
+
+# ------------------------------------------------------------------------------------------
+# R15: dimension items
+# ------------------------------------------------------------------------------------------
+
+_DNQJL = [DimensionSpec("德", "德", Fraction(15)), DimensionSpec("能", "能", Fraction(10)), DimensionSpec("勤", "勤", Fraction(30)),
+          DimensionSpec("绩", "绩", Fraction(30)), DimensionSpec("廉", "廉", Fraction(15))]
+
+
+def _dimension_tally(per_dimension: dict, overall=(10, 0, 0, 0)) -> TargetTally:
+    return TargetTally("t", "person", {"A": overall}, {"A": 10}, {key: {"A": counts} for key, counts in per_dimension.items()})
+
+
+def test_weighted_dimensions_drive_the_headline_score():
+    """R15: with weights 德15 能10 勤30 绩30 廉15 the score is Σ weight × dimension score ÷ Σ
+    weight — here (15×100 + 10×80 + 30×90 + 30×60 + 15×100) ÷ 100 = 83 → 称职 — although
+    every overall grade was 优秀; the rates (R17) still follow the overall grade."""
+    tally = _dimension_tally({"德": (10, 0, 0, 0), "能": (0, 10, 0, 0), "勤": (5, 5, 0, 0), "绩": (0, 0, 10, 0), "廉": (10, 0, 0, 0)})
+    result = score_target(tally, [CategorySpec("A", Fraction(1))], ScoringPolicy(), _DNQJL)
+    assert result.weighted and result.score == 83 and result.band == 1
+    assert [d.result.score for d in result.dimensions] == [100, 80, 90, 60, 100]
+    assert result.excellent_rate == 1 and result.counts == (10, 0, 0, 0)
+
+
+def test_unweighted_dimensions_are_informative_only():
+    """R15: without weights the overall grade drives the score; the dimensions are reported."""
+    specs = [DimensionSpec(d.key, d.label, None) for d in _DNQJL]
+    tally = _dimension_tally({"德": (0, 0, 0, 10)})
+    result = score_target(tally, [CategorySpec("A", Fraction(1))], ScoringPolicy(), specs)
+    assert not result.weighted and result.score == 100 and result.band == 0
+    assert result.dimensions[0].result.score == 40 and result.dimensions[1].result.score is None
+
+
+def test_an_unmarked_dimension_re_spreads_its_weight():
+    """R15 (like R14): a dimension nobody marked drops out and the others share its weight."""
+    tally = _dimension_tally({"德": (10, 0, 0, 0), "能": (0, 10, 0, 0)})
+    result = score_target(tally, [CategorySpec("A", Fraction(1))], ScoringPolicy(), _DNQJL[:3])
+    assert result.score == Fraction(15 * 100 + 10 * 80, 25)
+
+
+def test_dimension_abstentions_follow_the_policy():
+    """R13 per dimension: abstentions are left out of the denominator, or count 0 when chosen."""
+    tally = _dimension_tally({"德": (5, 0, 0, 0)})
+    keep = score_target(tally, [CategorySpec("A", Fraction(1))], ScoringPolicy(), _DNQJL[:1])
+    zero = score_target(tally, [CategorySpec("A", Fraction(1))], ScoringPolicy(abstain_as_zero=True), _DNQJL[:1])
+    assert keep.score == 100 and zero.score == 50
+    assert keep.dimensions[0].result.abstained == 5

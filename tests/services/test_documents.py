@@ -235,3 +235,110 @@ def test_renderer_fetches_nothing_but_data_urls():
         with pytest.raises(ValueError):
             fetcher(url)
     assert fetcher("data:text/plain;base64,aGk=").read() == b"hi"
+
+
+# ------------------------------------------------------------------------------------------
+# The slip sheet in worker processes (B2)
+# ------------------------------------------------------------------------------------------
+
+
+def _qr_texts(pdf: bytes, tmp_path, dpi: int = 100) -> list[list[str]]:
+    """The QR codes on every page, decoded from the rendered pages (zxing-cpp)."""
+    zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp not installed")
+    from PIL import Image
+
+    path = tmp_path / "qr.pdf"
+    path.write_bytes(pdf)
+    subprocess.run([_need("pdftoppm"), "-r", str(dpi), "-png", str(path), str(tmp_path / "qr")], check=True)
+    pages = []
+    for png in sorted(tmp_path.glob("qr-*.png")):
+        with Image.open(png) as image:
+            pages.append([barcode.text for barcode in zxingcpp.read_barcodes(image)])
+    return pages
+
+
+def test_slip_sheet_in_worker_processes_is_whole_and_in_order(tmp_path):
+    """B2: 100 slips rendered by two worker processes in runs of pages: 9 pages, the slips in
+    order, each page's footer numbered of the whole (第 n 页 共 9 页), the meeting's title as
+    the document's, and every QR code (fixed mask pattern) read back as its slip's URL."""
+    slips = make_slips(100)
+    seen: list[tuple[int, int]] = []
+    pdf = slip_sheet_pdf(
+        MEETING_TITLE, slips, vote_url_hint="http://192.168.1.20:8000/v", progress=lambda d, t: seen.append((d, t)), workers=2
+    )
+    assert pdf_pages(pdf, tmp_path) == 9
+    # Progress: one report per run, never back, ending at all of them.
+    assert len(seen) > 2 and all(total == 100 for _, total in seen)
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[-1] == 100
+    path = tmp_path / "all.pdf"
+    path.write_bytes(pdf)
+    for page in range(1, 10):
+        text = subprocess.run(
+            [_need("pdftotext"), "-f", str(page), "-l", str(page), "-layout", str(path), "-"], check=True, capture_output=True, text=True
+        ).stdout
+        assert f"第 {page} 页 共 9 页" in text
+        assert slips[(page - 1) * 12].code_pretty in text
+    info = subprocess.run([_need("pdfinfo"), str(path)], check=True, capture_output=True, text=True).stdout
+    assert f"{MEETING_TITLE} · 测评码" in info
+    decoded = _qr_texts(pdf, tmp_path)
+    assert [len(p) for p in decoded] == [12] * 8 + [4]
+    assert sorted(t for p in decoded for t in p) == sorted(s.url for s in slips)
+
+
+def test_slip_sheet_in_one_process_matches(tmp_path):
+    """The same sheet rendered in the calling process (workers=1) has the same pages and text."""
+    slips = make_slips(30)
+    seen: list[int] = []
+    one = slip_sheet_pdf(MEETING_TITLE, slips, vote_url_hint="http://h/v", workers=1, progress=lambda d, t: seen.append(d))
+    two = slip_sheet_pdf(MEETING_TITLE, slips, vote_url_hint="http://h/v", workers=2)
+    assert pdf_pages(one, tmp_path) == pdf_pages(two, tmp_path) == 3
+    assert squash(pdf_text(one, tmp_path)) == squash(pdf_text(two, tmp_path))
+    assert seen == sorted(seen) and seen[-1] == 30
+
+
+def test_slip_sheet_without_worker_processes_renders_here(tmp_path, monkeypatch):
+    """Where worker processes cannot start (no /dev/shm, a sandbox), the runs are rendered in
+    the calling process, with the same progress."""
+    from app.services import render_pool
+
+    def unavailable():
+        raise OSError("no semaphores here")
+
+    monkeypatch.setattr(render_pool, "_context", unavailable)
+    seen: list[int] = []
+    pdf = slip_sheet_pdf(MEETING_TITLE, make_slips(40), vote_url_hint="http://h/v", workers=2, progress=lambda d, t: seen.append(d))
+    assert pdf_pages(pdf, tmp_path) == 4
+    assert seen == [12, 24, 36, 40]
+
+
+def test_slip_sheet_failure_in_a_worker_reaches_the_caller():
+    """A run that fails in a worker process fails the whole sheet with its error (here: a URL
+    too long for any QR code)."""
+    slips = make_slips(36) + [SlipPrint("A", "X", "http://h/" + "x" * 3000)]
+    with pytest.raises(ValueError, match="version"):
+        slip_sheet_pdf(MEETING_TITLE, slips, vote_url_hint="http://h/v", workers=2)
+
+
+def test_qr_png_is_one_pixel_per_module_with_the_fixed_mask():
+    """B2: the PNG has one pixel per module (version 3 for a slip URL: 29 modules + 2 × 2 quiet
+    zone), black or white, so it stays tiny; the code uses mask pattern QR_MASK_PATTERN."""
+    from io import BytesIO
+
+    import qrcode.constants
+    import qrcode.util
+    from PIL import Image
+
+    from app.services.documents import QR_MASK_PATTERN
+
+    png = qr_png("http://192.168.1.20:8000/v/7K3M9QXW2ZRTH4D8PB")
+    with Image.open(BytesIO(png)) as image:
+        assert image.size == (33, 33) and image.mode == "L"
+        assert sorted(c for _, c in image.getcolors()) == [0, 255]
+        # Format information next to the top-left finder (row 8, columns 0–5 and 7, 8) carries
+        # the mask pattern, XOR-masked as ISO/IEC 18004 §7.9 prescribes.
+        pixels = image.load()
+        bits = [0 if pixels[2 + col, 2 + 8] else 1 for col in (0, 1, 2, 3, 4, 5, 7, 8)]
+    expected = qrcode.util.BCH_type_info((qrcode.constants.ERROR_CORRECT_M << 3) | QR_MASK_PATTERN)
+    assert bits == [(expected >> (14 - i)) & 1 for i in range(8)]
+    assert len(png) < 400

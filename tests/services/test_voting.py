@@ -193,9 +193,13 @@ def test_schema_links_no_slip_to_a_ballot(app):
     """R23: no foreign key or shared column pairs slip_use with ballot; no time, address or
     device column on a ballot; no sequence that orders slip uses or ballots."""
     inspector = inspect(db.engine)
-    for table in ("ballot", "ballot_mark"):
+    for table in ("ballot", "ballot_mark", "ballot_item_mark", "receipt"):
         fks = {fk["referred_table"] for fk in inspector.get_foreign_keys(table)}
         assert not fks & {"slip", "slip_use"}, (table, fks)
+    # Receipts are kept apart from ballots: nothing pairs a receipt with a ballot's contents.
+    assert {c["name"] for c in inspector.get_columns("receipt")} == {"round_id", "code"}
+    assert {fk["referred_table"] for fk in inspector.get_foreign_keys("receipt")} == {"round"}
+    assert {c["name"] for c in inspector.get_columns("ballot_item_mark")} == {"ballot_id", "target_id", "item_id", "level"}
     slip_use_columns = {c["name"] for c in inspector.get_columns("slip_use")}
     assert slip_use_columns == {"slip_id", "round_id"}
     ballot_columns = {c["name"]: c for c in inspector.get_columns("ballot")}
@@ -204,7 +208,7 @@ def test_schema_links_no_slip_to_a_ballot(app):
     assert str(ballot_columns["id"]["type"]).upper().startswith("VARCHAR")  # random, not a sequence
     if db.engine.dialect.name == "sqlite":
         ddl = dict(db.session.execute(db.text("SELECT name, sql FROM sqlite_master WHERE type='table'")).all())
-        for table in ("slip_use", "ballot", "ballot_mark"):
+        for table in ("slip_use", "ballot", "ballot_mark", "ballot_item_mark", "receipt"):
             assert "WITHOUT ROWID" in ddl[table], table
 
 
@@ -254,6 +258,8 @@ def test_closing_erases_arrival_order_from_storage(app, make_meeting, codes_of):
         assert uses == sorted(uses)
         marks = list(db.session.scalars(db.text("SELECT ballot_id FROM ballot_mark ORDER BY ctid")))
         assert marks == sorted(marks)
+        receipts = list(db.session.scalars(db.text("SELECT code FROM receipt ORDER BY ctid")))
+        assert len(receipts) == 25 and receipts == sorted(receipts)
     else:
         import os
 

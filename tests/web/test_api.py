@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 
 import pytest
@@ -55,7 +57,9 @@ def test_cast_then_again(machine, opened):
     first, second = round_.targets[0].id, round_.targets[1].id
     response = machine.post(cast_url(code, round_.id), json={"marks": {str(first): 0, str(second): None}})
     assert response.status_code == 201
-    assert response.get_json() == {"status": "cast", "message": "投票成功"}
+    body = response.get_json()
+    assert {k: body[k] for k in ("status", "message")} == {"status": "cast", "message": "投票成功"}
+    assert re.fullmatch(r"[2-9A-HJKMNP-Z]{8}", body["receipt"])
     assert {(m.target_id, m.level) for m in db.session.scalars(select(BallotMark))} == {(first, 0)}
     slip = slip_service.find_by_code(code)
     assert db.session.scalar(select(Ballot.category_id)) == slip.category_id

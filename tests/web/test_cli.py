@@ -129,6 +129,19 @@ def test_slips_writes_the_new_slips_to_a_pdf(runner, make_meeting, tmp_path):
     assert db.session.scalar(select(db.func.count()).select_from(Slip).where(Slip.category_id == a)) == 23
 
 
+def test_slips_prints_progress_on_stderr(runner, make_meeting, tmp_path):
+    """B2: a long sheet takes seconds, so the command reports 排版 done/total on stderr as the
+    pages are laid out (never going back, ending at the total); stdout keeps the result line."""
+    meeting = make_meeting()
+    pdf = tmp_path / "slips.pdf"
+    result = runner.invoke(args=["slips", str(meeting.id), "-c", "B", "-n", "40", "--pdf", str(pdf)])
+    assert result.exit_code == 0, result.output
+    done = [int(d) for d in re.findall(r"^排版 (\d+)/40 …$", result.stderr, re.M)]
+    assert len(done) >= 2 and done == sorted(done) and done[-1] == 40
+    assert "排版" not in result.stdout and "已生成 40 张测评码" in result.stdout
+    assert _pdf_pages(pdf) in (None, 4)
+
+
 def test_slips_for_an_unknown_category_or_meeting(runner, make_meeting, tmp_path):
     """R14: slips belong to a category of the meeting; unknown ones are refused, nothing issued."""
     meeting = make_meeting()

@@ -1,0 +1,119 @@
+"""Group commit on SQLite (services.group_commit): one transaction for many casts, with the
+one-ballot-at-a-time guarantees kept for each (R7, R19, R23)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Ballot, BallotMark, Receipt, Round, SlipUse
+from app.services import group_commit, meetings, voting
+
+
+@pytest.fixture(autouse=True)
+def sqlite_only(app):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("group commit is the SQLite write path; PostgreSQL writes one transaction per ballot")
+
+
+def count(model) -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def _job(slip, round_id, target_id, receipt=None):
+    return group_commit.Cast(
+        slip.id, slip.category_id, round_id, secrets.token_hex(16), {target_id: 1}, {}, True, False, receipt or voting.new_receipt_code()
+    )
+
+
+def test_a_batch_keeps_every_refusal_to_its_own_cast(make_meeting, codes_of):
+    """In one batch: a slip cast twice (once accepted), a slip that had voted before, a round
+    that is not open, and two casts drawing the same receipt — the good casts are written
+    together, each refused one alone is refused, receipts stay unique."""
+    meeting = make_meeting(open=True, rounds=[{"title": "一", "targets": "all"}, {"title": "二", "targets": "all"}])
+    first, second = meeting.rounds
+    target = first.targets[0].id
+    slips = [voting.resolve(code) for code in codes_of(meeting)[:5]]
+    voting.cast(slips[0], first.id, {})  # voted before the batch
+    db.session.commit()
+    batch = [
+        _job(slips[1], first.id, target, receipt="AAAA2222"),
+        _job(slips[1], first.id, target),  # the same slip again in the same batch
+        _job(slips[0], first.id, target),  # voted already
+        _job(slips[2], second.id, target),  # round two is a draft
+        _job(slips[3], first.id, target, receipt="AAAA2222"),  # the same receipt drawn twice
+        _job(slips[4], first.id, target),
+    ]
+    voting._GROUP._write(batch)
+    outcomes = [type(job.error).__name__ if job.error else "ok" for job in batch]
+    assert outcomes == ["ok", "AlreadyVoted", "AlreadyVoted", "RoundNotOpen", "ok", "ok"]
+    assert batch[4].receipt != "AAAA2222"
+    assert count(SlipUse) == 4 and count(Ballot) == 4 and count(BallotMark) == 3
+    assert db.session.get(Round, first.id).cast_count == 4
+    stored = set(db.session.scalars(select(Receipt.code)))
+    assert {j.receipt for j in batch if not j.error} <= stored and count(Receipt) == 4  # the first cast's receipt (before the batch) and three from it
+
+
+def test_a_failing_batch_writes_nothing_and_asks_everyone_to_retry(make_meeting, codes_of, monkeypatch):
+    """An unexpected failure mid-batch (here: after the slip uses were written) rolls the whole
+    batch back; each caster is told to submit again, and the slips are still unused."""
+    meeting = make_meeting(open=True)
+    round_ = meeting.rounds[0]
+    slips = [voting.resolve(code) for code in codes_of(meeting)[:3]]
+    real_insert = group_commit.GroupCommit._insert
+
+    def broken(conn, accepted):
+        real_insert(conn, accepted)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(group_commit.GroupCommit, "_insert", staticmethod(broken))
+    batch = [_job(s, round_.id, round_.targets[0].id) for s in slips]
+    voting._GROUP._write(batch)
+    assert all(isinstance(job.error, voting.VotingError) and job.error.status == 503 for job in batch)
+    assert count(SlipUse) == 0 and count(Ballot) == 0 and count(Receipt) == 0
+    assert db.session.get(Round, round_.id).cast_count == 0
+    monkeypatch.undo()
+    voting.cast(slips[0], round_.id, {})  # the slip is still good
+    assert count(Ballot) == 1
+
+
+def test_concurrent_casts_share_commits_and_all_arrive(app, make_meeting, codes_of, monkeypatch):
+    """60 threads cast at once: every cast is acknowledged once written, and the batches were
+    fewer than the casts (the point of grouping)."""
+    meeting = make_meeting(open=True, expected=60, slips={"A": 20, "B": 20, "C": 20})
+    round_id = meeting.rounds[0].id
+    target = meeting.rounds[0].targets[0].id
+    codes = codes_of(meeting)
+    batches: list[int] = []
+    real_write = group_commit.GroupCommit._write
+
+    def counting(self, batch):
+        batches.append(len(batch))
+        return real_write(self, batch)
+
+    monkeypatch.setattr(group_commit.GroupCommit, "_write", counting)
+    start = threading.Event()
+    results: list[str] = []
+
+    def one(code):
+        start.wait()  # all at once; no thread holds a connection while it waits here
+        with app.app_context():
+            try:
+                results.append(voting.cast(voting.resolve(code), round_id, {target: 0}) or "")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=one, args=(c,)) for c in codes]
+    for t in threads:
+        t.start()
+    start.set()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(results) == 60 and len(set(results)) == 60  # 60 receipts, all different
+    assert sum(batches) == 60 and len(batches) < 60
+    assert count(Ballot) == 60 and db.session.get(Round, round_id).cast_count == 60
