@@ -81,13 +81,14 @@ cmd_test() {
   apt_install "${BASE_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
   python_env requirements-dev.txt
   local status=0
+  # -n auto: one pytest worker per core (pytest-xdist); each worker has its own databases.
   say "Test suite on SQLite"
-  CEPING_TEST_DATABASE_URL= "$VENV/bin/python" -m pytest "$@" || status=$?
+  CEPING_TEST_DATABASE_URL= "$VENV/bin/python" -m pytest -n auto "$@" || status=$?
   local url
   url="$(postgres_url)"
   if postgres_reachable "$url"; then
     say "Test suite on PostgreSQL ($url)"
-    CEPING_TEST_DATABASE_URL="$url" "$VENV/bin/python" -m pytest "$@" || status=$?
+    CEPING_TEST_DATABASE_URL="$url" "$VENV/bin/python" -m pytest -n auto "$@" || status=$?
   elif [ "${CI:-}" = "true" ]; then
     echo "CI=true and PostgreSQL is unreachable at $url: failing." >&2
     status=1
