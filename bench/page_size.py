@@ -1,12 +1,13 @@
 """Benchmark: bytes a phone downloads for the ballot (page + CSS + script), 6 and 30 targets,
-and whether anything is requested from another host.
+plain and with the issue-5 items (overall grade + 5 dimensions + 6 逆向测评 + 4 使用意向 per
+leader), and whether anything is requested from another host. "on the wire" is what the
+server sends to a browser that accepts gzip (pages are compressed, static files are not).
 
     .venv/bin/python bench/page_size.py
 """
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import sys
@@ -23,14 +24,17 @@ def main() -> None:
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.services import meetings, slips as slip_service
+    from app.services import items, meetings, slips as slip_service
 
     app = create_app()
-    lines = ["| targets | HTML bytes | + CSS + JS bytes | total | gzip total | requests to other hosts |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| ballot | HTML bytes | + CSS + JS bytes | total | on the wire | requests to other hosts |",
+        "|---|---|---|---|---|---|",
+    ]
     with app.app_context():
         upgrade()
         client = app.test_client()
-        for n in (6, 30):
+        for n, with_items in ((6, False), (30, False), (30, True)):
             meeting = meetings.import_definition(
                 {
                     "title": "2026年度领导班子和领导干部民主测评大会",
@@ -41,15 +45,28 @@ def main() -> None:
                 },
                 "bench",
             )
+            if with_items:
+                _, preset = items.DIMENSION_PRESETS["dnqjl_weighted"]
+                items.set_kind_items(
+                    meeting.rounds[0], "person", dimensions=list(preset["person"]), reverse=list(items.DEFAULT_REVERSE["person"]),
+                    intent=list(items.DEFAULT_INTENT), top_cap=10, actor="bench",
+                )
             slip = slip_service.issue(meeting, meeting.categories[0], 3, "bench")[0]
             meetings.open_round(meeting.rounds[0], "bench")
-            html = client.get(f"/v/{slip_service.code_of(slip)}").data
+            url = f"/v/{slip_service.code_of(slip)}"
+            html = client.get(url).data
+            wire_html = client.get(url, headers={"Accept-Encoding": "gzip"}).data
             assets = re.findall(rb'(?:href|src)="(/static/[^"]+)"', html)
-            asset_bytes = [client.get(a.decode()).data for a in assets]
+            asset_bytes = []
+            for a in assets:
+                response = client.get(a.decode(), headers={"Accept-Encoding": "gzip"})
+                asset_bytes.append(response.data)
+                response.close()
             external = re.findall(rb'(?:href|src)="(https?://[^"]+)"', html)
             total = len(html) + sum(map(len, asset_bytes))
-            gz = len(gzip.compress(html)) + sum(len(gzip.compress(b)) for b in asset_bytes)
-            lines.append(f"| {n} | {len(html):,} | {sum(map(len, asset_bytes)):,} | {total:,} | {gz:,} | {len(external)} |")
+            wire = len(wire_html) + sum(map(len, asset_bytes))
+            label = f"{n} leaders" + (" with items" if with_items else "")
+            lines.append(f"| {label} | {len(html):,} | {sum(map(len, asset_bytes)):,} | {total:,} | {wire:,} | {len(external)} |")
     record("Phone ballot page size", lines)
 
 
