@@ -74,7 +74,7 @@ class SlipStatus:
         """Changes whenever the page should change: phones poll it (``/v/<code>/state.json``)."""
         ballot = self.ballot_round.id if self.ballot_round else ""
         shown = self.shown_round.id if self.shown_round else ""
-        return f"{ballot}|{self.title}|{shown}"
+        return f"{ballot}|{self.title}|{self.message}|{shown}"
 
 
 def slip_status(slip: Slip) -> SlipStatus:

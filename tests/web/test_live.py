@@ -138,7 +138,10 @@ def test_phone_shows_the_published_result_only_when_the_chair_allows(cookieless,
     cast_some(meeting, codes_of, 3)
     meetings.close_round(meeting.rounds[0], "test")
     assert "等待主持人公布结果" in cookieless.get(f"/v/{code}").get_data(as_text=True)
+    key = cookieless.get(f"/v/{code}/state.json").get_json()["key"]
     meetings.publish_round(meeting.rounds[0], "test", show_on_phones=allowed)
+    # A waiting phone learns of the publication either way (its receipt list opens, issue 5).
+    assert cookieless.get(f"/v/{code}/state.json").get_json()["key"] != key
     page = cookieless.get(f"/v/{code}").get_data(as_text=True)
     assert ("结果已公布" in page) is allowed and ("张三" in page) is allowed
 
