@@ -251,3 +251,21 @@ def follow_slip_job(client, start_url: str, timeout: float = 120.0):
         time.sleep(0.05)
     assert state["state"] == "done", state
     return client.get(page_url + "/download"), page_url, seen
+
+
+@pytest.fixture
+def make_selection(make_meeting):
+    """``make_selection(units, seats=1, group="部门组")`` → ``(meeting, round)``: a meeting
+    with those units (scores falling in the given order) and a draft 差额票决 round among them."""
+    from app.services import selection, units as unit_service
+
+    def make(names: list[str], seats: int = 1, group: str = "部门组"):
+        meeting = make_meeting()
+        unit_service.import_units(
+            meeting,
+            [{"name": n, "group": group, "target_score": 95 - i, "vetoed": False, "staff": 10} for i, n in enumerate(names)],
+            "test",
+        )
+        return meeting, selection.create_selection_round(meeting, group, list(names), "test", seats=seats)
+
+    return make

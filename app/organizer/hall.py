@@ -78,34 +78,31 @@ def paper_ballot(round_id: int):
 @bp.post("/meetings/<int:meeting_id>/rehearsal")
 def rehearsal_start(meeting_id: int):
     """Put the meeting into 模拟测试 (only before any round has opened)."""
-    meeting = db.get_or_404(Meeting, meeting_id)
-    if not EmptyForm().validate_on_submit():
-        flash("页面已过期，请刷新后重试", "error")
-    else:
-        try:
-            rehearsal.start(meeting, current_user.username)
-            flash("已进入模拟测试：现在可用真实手机和测评码演练，正式投票前请清除演练数据。", "ok")
-        except StateError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-    return redirect(url_for(".meeting", meeting_id=meeting_id))
+    return _rehearsal_action(meeting_id, rehearsal.start, lambda _: "已进入模拟测试：现在可用真实手机和测评码演练，正式投票前请清除演练数据。")
 
 
 @bp.post("/meetings/<int:meeting_id>/rehearsal/purge")
 def rehearsal_purge(meeting_id: int):
     """Delete every rehearsal ballot and return all rounds to 未开始; the slips stay valid."""
+
+    def done(summary: rehearsal.PurgeSummary) -> str:
+        return (
+            f"演练数据已清除：删除选票 {summary.ballots} 张，{summary.rounds_reset} 个轮次恢复为未开始"
+            + (f"，删除演练中产生的再次投票轮次 {summary.runoffs_removed} 个" if summary.runoffs_removed else "")
+            + "。测评码仍然有效，可以开始正式投票。"
+        )
+
+    return _rehearsal_action(meeting_id, rehearsal.purge, done)
+
+
+def _rehearsal_action(meeting_id: int, action, message):
+    """Run a rehearsal service action for the meeting; its refusal (StateError) is flashed."""
     meeting = db.get_or_404(Meeting, meeting_id)
     if not EmptyForm().validate_on_submit():
         flash("页面已过期，请刷新后重试", "error")
     else:
         try:
-            summary = rehearsal.purge(meeting, current_user.username)
-            flash(
-                f"演练数据已清除：删除选票 {summary.ballots} 张，{summary.rounds_reset} 个轮次恢复为未开始"
-                + (f"，删除演练中产生的再次投票轮次 {summary.runoffs_removed} 个" if summary.runoffs_removed else "")
-                + "。测评码仍然有效，可以开始正式投票。",
-                "ok",
-            )
+            flash(message(action(meeting, current_user.username)), "ok")
         except StateError as exc:
             db.session.rollback()
             flash(str(exc), "error")

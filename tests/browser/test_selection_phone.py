@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.services import meetings, selection, units
+from app.services import meetings, selection
 
 SHOTS = Path("/tmp/shots")
 
 
-def test_phone_will_not_take_a_k_plus_first_mark(app, live_server, phone, make_meeting, codes_of):
-    meeting = make_meeting()
-    units.import_units(
-        meeting,
-        [{"name": n, "group": "乡镇组", "target_score": 95 - i, "vetoed": False, "staff": 30} for i, n in enumerate(["城关街道", "河东镇", "河西镇", "南山镇"])],
-        "test",
-    )
-    round_ = selection.create_selection_round(meeting, "乡镇组", ["城关街道", "河东镇", "河西镇", "南山镇"], "test", seats=2)
+def test_phone_will_not_take_a_k_plus_first_mark(app, live_server, phone, make_selection, codes_of):
+    meeting, round_ = make_selection(["城关街道", "河东镇", "河西镇", "南山镇"], seats=2, group="乡镇组")
     meetings.open_round(round_, "test")
     code = codes_of(meeting)[0]
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEntry, Ballot, BallotItemMark, BallotMark, Receipt, Round, RoundState, SlipUse, StateError
-from app.services import items as item_service, meetings, rehearsal, selection, units, voting
+from app.services import items as item_service, meetings, rehearsal, selection, voting
 from app.services.live import hall_state
 from app.services.results import round_report
 
@@ -61,15 +61,9 @@ def test_a_rehearsal_cannot_start_after_formal_voting(make_meeting, codes_of):
         rehearsal.purge(meeting, "admin")
 
 
-def test_purge_removes_rehearsal_runoffs(make_meeting, codes_of):
+def test_purge_removes_rehearsal_runoffs(make_selection, codes_of):
     """R21 runoffs created by a rehearsal count go with it; the first round is kept and reset."""
-    meeting = make_meeting()
-    units.import_units(
-        meeting,
-        [{"name": n, "group": "部门组", "target_score": 95 - i, "vetoed": False, "staff": 10} for i, n in enumerate(["甲局", "乙局", "丙局", "丁局"])],
-        "t",
-    )
-    round_ = selection.create_selection_round(meeting, "部门组", ["甲局", "乙局", "丙局", "丁局"], "t", seats=1)
+    meeting, round_ = make_selection(["甲局", "乙局", "丙局", "丁局"], seats=1)
     rehearsal.start(meeting, "admin")
     meetings.open_round(round_, "t")
     ids = [rt.target_id for rt in round_.round_targets]

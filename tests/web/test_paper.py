@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEntry, Ballot, BallotItemMark, Meeting, Organizer, Receipt, SlipUse
-from app.services import items as item_service, meetings, selection, units
+from app.services import items as item_service, meetings
 from app.services.results import round_report
 
 from .conftest import count
@@ -93,13 +93,9 @@ def test_paper_ballot_over_the_cap_is_recorded_as_invalid(org, capped):
     assert all(r.result.marked == 0 for r in report.rows)
 
 
-def test_paper_over_selection_in_a_selection_round_is_invalid(org, make_meeting, codes_of):
+def test_paper_over_selection_in_a_selection_round_is_invalid(org, make_selection, codes_of):
     """R11: more than K on paper → 废票."""
-    meeting = make_meeting()
-    units.import_units(
-        meeting, [{"name": n, "group": "部门组", "target_score": 90 + i, "vetoed": False, "staff": 5} for i, n in enumerate("甲乙丙丁")], "t"
-    )
-    round_ = selection.create_selection_round(meeting, "部门组", list("甲乙丙丁"), "t", seats=2)
+    meeting, round_ = make_selection(list("甲乙丙丁"), seats=2)
     meetings.open_round(round_, "t")
     ids = [str(rt.target_id) for rt in round_.round_targets]
     page = org.get(f"/organizer/rounds/{round_.id}/paper")
