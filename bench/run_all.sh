@@ -11,3 +11,4 @@ $PY bench/results_speed.py --db postgresql
 $PY bench/page_size.py
 $PY bench/display_latency.py --db sqlite
 $PY bench/display_latency.py --db postgresql
+$PY bench/lighthouse.py
