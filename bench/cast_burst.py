@@ -154,11 +154,12 @@ def burst(
 
 
 def start_server(url: str, instance: str, extra_env: dict | None = None, app: str = "wsgi:app") -> tuple[int, subprocess.Popen]:
-    """gunicorn as docs/deploy.md runs it (2 workers × 16 threads, gthread), once booted."""
+    """gunicorn as docs/deploy.md runs it (2 workers × 16 threads, gthread), once booted;
+    BENCH_WORKERS / BENCH_THREADS try other shapes."""
     port = free_port()
     env = dict(os.environ, SECRET_KEY=SECRET, DATABASE_URL=url, CEPING_INSTANCE_PATH=instance, **(extra_env or {}))
     server = subprocess.Popen(
-        [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--no-control-socket", "-w", "2", "-k", "gthread", "--threads", "16",
+        [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--no-control-socket", "-w", os.environ.get("BENCH_WORKERS", "2"), "-k", "gthread", "--threads", os.environ.get("BENCH_THREADS", "16"),
          "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--graceful-timeout", "2", app],
         cwd=ROOT, env=env,
     )
