@@ -35,3 +35,30 @@ def record(section: str, lines: list[str]) -> None:
     if os.environ.get("BENCH_NO_RECORD") != "1":
         with open(RESULTS, "a", encoding="utf-8") as fh:
             fh.write("\n".join(text))
+
+
+def open_ballot(n: int, with_items: bool = False) -> str:
+    """Seed (in the current app context) a meeting whose open round asks ``n`` leaders, with
+    the issue-5 items when asked (德能勤绩廉 weighted, the default 逆向测评 and 使用意向 lists,
+    at most 10 优秀); return a slip code for it. Used by page_size.py and lighthouse.py."""
+    from app.services import items, meetings, slips as slip_service
+
+    meeting = meetings.import_definition(
+        {
+            "title": "2026年度领导班子和领导干部民主测评大会",
+            "expected": 3,
+            "categories": [{"code": "A", "name": "全体", "weight": 100}],
+            "targets": [{"kind": "person", "unit": f"区第{i}局", "name": f"测评对象{i}", "title": "副局长"} for i in range(n)],
+            "rounds": [{"title": "领导干部民主测评", "targets": "all"}],
+        },
+        "bench",
+    )
+    if with_items:
+        _, preset = items.DIMENSION_PRESETS["dnqjl_weighted"]
+        items.set_kind_items(
+            meeting.rounds[0], "person", dimensions=list(preset["person"]), reverse=list(items.DEFAULT_REVERSE["person"]),
+            intent=list(items.DEFAULT_INTENT), top_cap=10, actor="bench",
+        )
+    slip = slip_service.issue(meeting, meeting.categories[0], 3, "bench")[0]
+    meetings.open_round(meeting.rounds[0], "bench")
+    return slip_service.code_of(slip)

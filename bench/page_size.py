@@ -15,7 +15,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._common import record  # noqa: E402
+from bench._common import open_ballot, record  # noqa: E402
 
 
 def main() -> None:
@@ -24,7 +24,6 @@ def main() -> None:
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.services import items, meetings, slips as slip_service
 
     app = create_app()
     lines = [
@@ -35,25 +34,7 @@ def main() -> None:
         upgrade()
         client = app.test_client()
         for n, with_items in ((6, False), (30, False), (30, True)):
-            meeting = meetings.import_definition(
-                {
-                    "title": "2026年度领导班子和领导干部民主测评大会",
-                    "expected": 3,
-                    "categories": [{"code": "A", "name": "全体", "weight": 100}],
-                    "targets": [{"kind": "person", "unit": f"区第{i}局", "name": f"测评对象{i}", "title": "副局长"} for i in range(n)],
-                    "rounds": [{"title": "领导干部民主测评", "targets": "all"}],
-                },
-                "bench",
-            )
-            if with_items:
-                _, preset = items.DIMENSION_PRESETS["dnqjl_weighted"]
-                items.set_kind_items(
-                    meeting.rounds[0], "person", dimensions=list(preset["person"]), reverse=list(items.DEFAULT_REVERSE["person"]),
-                    intent=list(items.DEFAULT_INTENT), top_cap=10, actor="bench",
-                )
-            slip = slip_service.issue(meeting, meeting.categories[0], 3, "bench")[0]
-            meetings.open_round(meeting.rounds[0], "bench")
-            url = f"/v/{slip_service.code_of(slip)}"
+            url = f"/v/{open_ballot(n, with_items)}"
             html = client.get(url).data
             wire_html = client.get(url, headers={"Accept-Encoding": "gzip"}).data
             assets = re.findall(rb'(?:href|src)="(/static/[^"]+)"', html)

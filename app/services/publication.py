@@ -65,6 +65,7 @@ from ..models import (
     Slip,
     VoterCategory,
 )
+from .exports import round_figures
 from .voting import VotingError
 
 FORMAT = "ceping-ballots/1"
@@ -253,17 +254,6 @@ def _answers(marks: dict[int, int], item_order: dict[int, tuple[int, BallotItem]
     return out
 
 
-def _published_figures(round_: Round) -> dict:
-    """The figures as published — the very functions the results pages and the API use."""
-    if round_.is_selection:
-        from .selection import selection_report, selection_report_dict
-
-        return selection_report_dict(selection_report(round_))
-    from .results import report_as_dict, round_report
-
-    return report_as_dict(round_report(round_))
-
-
 def ballots_document(round_: Round) -> dict:
     """Everything a recount needs, and nothing that names a voter (see the module docstring).
 
@@ -314,7 +304,7 @@ def ballots_document(round_: Round) -> dict:
         ],
         "ballots": ballots,
         "ballots_sha256": ballots_sha256(ballots),
-        "published": _published_figures(round_),
+        "published": round_figures(round_),
     }
 
 
