@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .services import audit
-from .models import Meeting, Organizer, Round, Slip, VoterCategory
+from .models import Meeting, Organizer, VoterCategory
 from .models.organizer import ACTIVE_ROLES, ROLE_ADMIN, ROLE_LABELS
 
 CLI_ACTOR = "cli"

@@ -9,10 +9,8 @@ voter fixes it); on a paper ballot entered by staff it is *recorded as invalid* 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from fractions import Fraction
 
 from sqlalchemy import func, select

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import string
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core import codes
-from app.extensions import db
 from app.models import Ballot, BallotMark, SlipUse
 from app.services import slips as slip_service
 
