@@ -62,9 +62,13 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config["SECRET_KEY"] = _secret_key(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = config_class.database_url(app.instance_path)
+    # Enough connections for a worker's threads (16) plus the one writing a batch of ballots
+    # (services.group_commit), so that no cast waits for a connection.
+    pool = {"pool_size": 20, "max_overflow": 5, "pool_timeout": 30}
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # Enough connections for a hall's worth of threads; SQLite serialises writers anyway.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": 20, "max_overflow": 20, "pool_timeout": 30}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = pool  # a file cannot go stale: no pre-ping
+    else:
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], **pool}
 
     proxies = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
     if proxies:

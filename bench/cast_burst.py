@@ -11,10 +11,12 @@ and latency percentiles. Each ballot marks every target. Loopback only; bounded 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from contextlib import contextmanager
 import http.client
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -22,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,6 +32,7 @@ sys.path.insert(0, ROOT)
 from bench._common import record  # noqa: E402
 
 SECRET = "bench-secret-key"
+KEEPALIVE = os.environ.get("BENCH_KEEPALIVE") == "1"
 PG_SERVER = os.environ.get("CEPING_BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 PG_DATABASE = "ceping_bench"  # its own database: the benchmark drops and re-creates its schema
 
@@ -109,48 +111,70 @@ def open_round(round_id: int) -> None:
 def burst(
     port: int, codes: list[str], round_id: int, target_ids: list[int], clients: int, acks: list[float] | None = None
 ) -> tuple[float, list[float], list[str]]:
-    """Cast one ballot per code from ``clients`` threads; ``acks`` receives the monotonic
-    time each 201 arrived."""
+    """Cast one ballot per code from ``clients`` keep-alive connections; ``acks`` receives the
+    monotonic time each 201 arrived.
+
+    The clients are asyncio connections in this one thread, writing raw HTTP/1.1: the load
+    generator shares the server's two cores, and 64 Python threads speaking ``http.client``
+    took a large share of them (``burst.cpu_seconds`` tells how much this one takes)."""
     queue = list(codes)
-    lock = threading.Lock()
     latencies: list[float] = []
     errors: list[str] = []
 
-    def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
-            with lock:
-                if not queue:
-                    break
-                code = queue.pop()
-            body = json.dumps({"marks": {str(t): (i + len(code)) % 4 for i, t in enumerate(target_ids)}})
+    def request_bytes(code: str) -> bytes:
+        body = json.dumps({"marks": {str(t): (i + len(code)) % 4 for i, t in enumerate(target_ids)}}).encode()
+        head = (
+            f"POST /api/v1/ballot/{code}/rounds/{round_id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{'' if KEEPALIVE else 'Connection: close' + chr(13) + chr(10)}\r\n"
+        )
+        return head.encode() + body
+
+    async def read_response(reader) -> int:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = next((int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:")), 0)
+        if length:
+            await reader.readexactly(length)
+        return status
+
+    async def client():
+        reader = writer = None
+        while queue:
+            code = queue.pop()
+            data = request_bytes(code)
             t0 = time.perf_counter()
             try:
-                conn.request("POST", f"/api/v1/ballot/{code}/rounds/{round_id}", body, {"Content-Type": "application/json"})
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException) as error:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(data)
+                status = await asyncio.wait_for(read_response(reader), 60)
+                if not KEEPALIVE:
+                    writer.close()
+                    reader = writer = None
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ValueError) as error:
                 status = repr(error)
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            elapsed = time.perf_counter() - t0
-            done = time.monotonic()
-            with lock:
-                latencies.append(elapsed)
-                if status != 201:
-                    errors.append(str(status))
-                elif acks is not None:
-                    acks.append(done)
-        conn.close()
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+            latencies.append(time.perf_counter() - t0)
+            if status != 201:
+                errors.append(str(status))
+            elif acks is not None:
+                acks.append(time.monotonic())
+        if writer is not None:
+            writer.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    async def main():
+        await asyncio.gather(*(client() for _ in range(clients)))
+
+    cpu0 = resource.getrusage(resource.RUSAGE_THREAD)
     t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - t0, latencies, errors
+    asyncio.run(main())
+    seconds = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_THREAD)
+    burst.cpu_seconds = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return seconds, latencies, errors
 
 
 def start_server(url: str, instance: str, extra_env: dict | None = None, app: str = "wsgi:app") -> tuple[int, subprocess.Popen]:
@@ -191,20 +215,51 @@ def serving(url: str, instance: str, extra_env: dict | None = None, app: str = "
             shutil.rmtree(instance, ignore_errors=True)
 
 
-def worker_peak_rss_mb(master_pid: int) -> list[float]:
-    """Peak resident memory (VmHWM) of each gunicorn worker, in MB (B5)."""
-    peaks = []
+def _processes() -> list[tuple[str, str, list[str]]]:
+    """(pid, command name, the fields of /proc/pid/stat after the name) of every process."""
+    found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+                head, _, tail = fh.read().rpartition(")")
         except OSError:
             continue
-        if fields.get("PPid", "").strip() == str(master_pid) and "VmHWM" in fields:
-            peaks.append(int(fields["VmHWM"].split()[0]) / 1024)
+        found.append((pid, head.partition("(")[2], tail.split()))
+    return found
+
+
+def _workers(master_pid: int) -> list[str]:
+    """The pids of gunicorn's workers (the master's children)."""
+    return [pid for pid, _name, fields in _processes() if fields[1] == str(master_pid)]  # field 4: parent pid
+
+
+def worker_peak_rss_mb(master_pid: int) -> list[float]:
+    """Peak resident memory (VmHWM) of each gunicorn worker, in MB (B5)."""
+    peaks = []
+    for pid in _workers(master_pid):
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        peaks.append(int(fields["VmHWM"].split()[0]) / 1024)
     return sorted(peaks)
+
+
+def cpu_seconds(master_pid: int) -> tuple[float, float, float]:
+    """CPU time used so far by gunicorn's workers, by the PostgreSQL server's processes, and by
+    the whole machine (also SQLite inside the workers, the load generator, anything else), in
+    seconds. Divided by the ballots of a burst: the cost of one ballot, whatever the queueing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    workers = database = 0
+    for _pid, name, fields in _processes():
+        used = int(fields[11]) + int(fields[12])  # utime, stime
+        if fields[1] == str(master_pid):
+            workers += used
+        elif name == "postgres":
+            database += used
+    with open("/proc/stat", encoding="ascii") as fh:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fh.readline().split()[1:9])
+    return workers / tick, database / tick, (user + nice + system + irq + softirq + steal) / tick
 
 
 def ceiling(url: str, codes: list[str], clients: int) -> float:
@@ -244,18 +299,21 @@ def main() -> None:
         lines = [
             f"{args.slips} ballots × {args.targets} targets per level, JSON API, gunicorn 2 workers × 16 threads (gthread), {args.db}",
             "",
-            "| clients | ballots/s | p50 ms | p95 ms | p99 ms | max ms | errors |",
-            "|---|---|---|---|---|---|---|",
+            "| clients | ballots/s | p50 ms | p95 ms | p99 ms | max ms | errors | CPU ms per ballot: workers / PostgreSQL / machine | load generator |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for clients, round_id in zip(levels, round_ids):
             open_round(round_id)
+            cpu0 = cpu_seconds(serving.pid)
             seconds, latencies, errors = burst(port, codes, round_id, target_ids, clients)
+            cpu1 = cpu_seconds(serving.pid)
+            per_ballot = [(b - a) * 1000 / len(latencies) for a, b in zip(cpu0, cpu1)]
             ms = [x * 1000 for x in latencies]
             lines.append(
-                f"| {clients} | {len(latencies) / seconds:.0f} | {statistics.median(ms):.1f} | {pct(ms, 95):.1f} | {pct(ms, 99):.1f} | {max(ms):.1f} | {len(errors)} |"
+                f"| {clients} | {len(latencies) / seconds:.0f} | {statistics.median(ms):.1f} | {pct(ms, 95):.1f} | {pct(ms, 99):.1f} | {max(ms):.1f} | {len(errors)} | {per_ballot[0]:.2f} / {per_ballot[1]:.2f} / {per_ballot[2]:.2f} | {burst.cpu_seconds / seconds:.0%} of a core |"
             )
             if errors:
-                lines.append(f"|  | errors: {sorted(set(errors))[:5]} |  |  |  |  |  |")
+                lines.append(f"|  | errors: {sorted(set(errors))[:5]} |  |  |  |  |  |  |  |")
         peaks = worker_peak_rss_mb(serving.pid)
         top = max(levels)
         ceiling_rate = ceiling(url, codes, top)

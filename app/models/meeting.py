@@ -172,9 +172,9 @@ ROUND_STATE_LABELS = {
 
 
 class Round(db.Model):
-    """A round (轮次). Its state is derived from timestamps; ``cast_count`` is bumped in the
-    same transaction as every ballot insert (the guard against casting into a closed round,
-    and a cheap turnout figure)."""
+    """A round (轮次). Its state is derived from timestamps. Its turnout is the number of its
+    ``slip_use`` rows (services.live.turnout); no counter is kept, because bumping one in every
+    cast made the casts queue on the round's row (migration 0006)."""
 
     __tablename__ = "round"
 
@@ -186,7 +186,6 @@ class Round(db.Model):
     opened_dt: Mapped[datetime | None]
     closed_dt: Mapped[datetime | None]
     published_dt: Mapped[datetime | None]
-    cast_count: Mapped[int] = mapped_column(default=0)
     #: R24: "hidden" — nothing of the result leaves the server before publication (default);
     #: "live" — 随投随显示, the display shows the counts as ballots arrive.
     result_mode: Mapped[str] = mapped_column(String(8), default=RESULT_HIDDEN)

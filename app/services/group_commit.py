@@ -1,26 +1,30 @@
-"""Group commit of ballots on SQLite: many casts, one transaction, one fsync.
+"""Group commit of ballots: many casts, one transaction, one flush to disk.
 
-Why: with ``synchronous=FULL`` every SQLite commit waits for the disk (measured here: 3.8 ms
-per commit), and SQLite has one writer at a time, so casting one ballot per transaction caps
-a hall at about 1 / 3.8 ms ≈ 260 ballots/s however many cores there are — the plateau B1
-measured. PostgreSQL already merges concurrent commits into one WAL flush by itself; SQLite
-does not, so this module does it in the application.
+Why: a commit waits for the disk (an fsync: 3.8 ms measured here), and every statement of a
+cast is a round trip to the database. Writing each ballot in its own transaction capped the
+hall at a few hundred ballots/s on SQLite (one writer at a time) and at about 150 on
+PostgreSQL, where the cast's many round trips and commits cost more CPU than the rest of the
+request (issue "Proof under load", B1). Written in groups, a burst of n concurrent casts
+costs one transaction per group: the same statements, each carrying many ballots.
 
 How: casts that arrive while a batch is being written queue up; the first one to find no
-batch running leads. The leader takes the whole queue, writes it in one ``BEGIN IMMEDIATE``
-transaction under the cross-process write lock (``voting._sqlite_writer``), commits once,
-wakes every caster with its own outcome, and hands the lead to the next queued cast. So a
-burst of n concurrent casts costs one fsync per batch instead of n.
+batch running leads. The leader takes up to ``MAX_BATCH`` casts from the queue, writes them in
+one transaction, commits once, wakes every caster with its own outcome, and hands the lead to
+the next queued cast. Each gunicorn worker has its own queue. On a SQLite file the
+transaction is ``BEGIN IMMEDIATE`` under the cross-process write lock
+(``voting._sqlite_writer``); PostgreSQL runs the batches of both workers side by side.
 
-Each cast keeps the guarantees of the one-at-a-time path (services.voting):
+Each cast keeps the guarantees of a ballot written alone (services.voting):
 
 - nothing is acknowledged before the commit that holds it has returned (the caller's thread
   waits for it);
-- one ballot per slip per round: under the write lock nobody else can write, so the checks
-  made inside the transaction are the truth; the ``slip_use`` primary key still stands
-  behind them (a broken check fails the whole batch instead of counting twice);
-- a cast into a round that is not open writes nothing; the round's counter is bumped by the
-  number of ballots accepted, guarded by the same "open" condition;
+- one ballot per slip per round: the ``slip_use`` rows are inserted first with ``ON CONFLICT
+  DO NOTHING RETURNING``, so the primary key decides, per cast, which casts claimed their slip
+  (a slip already used, in the database or earlier in the batch, is refused alone); only
+  those casts' ballots are written;
+- a cast into a round that is not open writes nothing: the batch first reads its rounds with
+  a shared row lock (``FOR SHARE`` on PostgreSQL; on SQLite the write lock excludes a close),
+  so a close waits for the batch to commit, and a batch after a close sees it;
 - a refused cast (already voted, round closed) is refused alone; the others of its batch are
   written. An unexpected failure (a full disk) rolls the whole batch back and every caster of
   it is told to submit again — nothing of it was written, so no slip was consumed.
@@ -35,8 +39,9 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select
 
+from ..bulk import insert_many
 from ..extensions import db
 from ..models import Ballot, BallotItemMark, BallotMark, Receipt, Round, SlipUse
 
@@ -61,15 +66,22 @@ class Cast:
     done: threading.Event = field(default_factory=threading.Event)
 
 
+#: The most casts one transaction writes. A cast waits for the batch being written and then
+#: its own, so a bound on the batch is a bound on that wait; 32 is two workers' worth of
+#: threads (docs/deploy.md), the largest batch the burst benchmark saw without a bound.
+MAX_BATCH = 32
+#: Attempts to give a batch's receipts codes unused in their round (a code drawn twice).
+RECEIPT_DRAWS = 5
+
+
 class GroupCommit:
-    """The queue and the lead of one process (gunicorn workers each have their own; they
-    take turns on the write lock)."""
+    """The queue and the lead of one process (gunicorn workers each have their own)."""
 
     def __init__(self, writer, new_receipt, errors):
         self._lock = threading.Lock()
         self._queue: list[Cast] = []
         self._busy = False
-        self._writer = writer  # context manager: the cross-process write lock
+        self._writer = writer  # context manager: SQLite's cross-process write lock
         self._new_receipt = new_receipt
         self._errors = errors  # (AlreadyVoted, RoundNotOpen, Retry) factories
 
@@ -87,7 +99,7 @@ class GroupCommit:
             if not job.leads:
                 return self._outcome(job)
         with self._lock:
-            batch, self._queue = self._queue, []
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         try:
             self._write(batch)
         finally:
@@ -109,96 +121,93 @@ class GroupCommit:
             raise job.error
 
     def _write(self, batch: list[Cast]) -> None:
-        already_voted, round_not_open, retry = self._errors
         try:
             with self._writer(), db.engine.connect() as conn:
-                # IMMEDIATE takes SQLite's write lock now: from here on, what we read is what
-                # we write against (no other writer can come between).
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                accepted = self._check(conn, batch, already_voted, round_not_open)
+                if conn.dialect.name == "sqlite":
+                    # IMMEDIATE takes SQLite's write lock now: from here on, what we read is
+                    # what we write against (no other writer, no close, can come between).
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                accepted = self._claim(conn, batch)
                 if accepted:
                     self._insert(conn, accepted)
+                    self._store_receipts(conn, accepted)
                 conn.commit()
-        except Exception as error:  # noqa: BLE001 — every caster of the batch must hear of it
+        except Exception:  # noqa: BLE001 — every caster of the batch must hear of it
             log.exception("group commit of %d ballots failed; none was written", len(batch))
+            retry = self._errors[2]
             for job in batch:
                 job.error = retry()
-            del error
 
-    def _check(self, conn, batch, already_voted, round_not_open) -> list[Cast]:
-        round_ids = {job.round_id for job in batch}
-        open_rounds = set(
-            conn.execute(
-                select(Round.id).where(Round.id.in_(round_ids), Round.opened_dt.isnot(None), Round.closed_dt.is_(None))
-            ).scalars()
-        )
-        used = {
-            tuple(row)
-            for row in conn.execute(
-                select(SlipUse.slip_id, SlipUse.round_id).where(
-                    SlipUse.round_id.in_(round_ids), SlipUse.slip_id.in_({job.slip_id for job in batch})
-                )
-            )
-        }
-        taken = {
-            tuple(row)
-            for row in conn.execute(
-                select(Receipt.round_id, Receipt.code).where(
-                    Receipt.round_id.in_(round_ids), Receipt.code.in_({job.receipt for job in batch if job.receipt})
-                )
-            )
-        }
-        accepted = []
+    def _claim(self, conn, batch: list[Cast]) -> list[Cast]:
+        """The casts of ``batch`` that may be written, each other one given its refusal."""
+        already_voted, round_not_open, _retry = self._errors
+        open_rounds = set(conn.execute(_OPEN_ROUNDS, {"ids": sorted({job.round_id for job in batch})}).scalars())
+        candidates: dict[tuple[int, int], Cast] = {}
         for job in batch:
+            key = (job.slip_id, job.round_id)
             if job.round_id not in open_rounds:
                 job.error = round_not_open()
-                continue
-            if (job.slip_id, job.round_id) in used:
+            elif key in candidates:  # the same slip twice in one batch: the first one counts
                 job.error = already_voted()
-                continue
-            used.add((job.slip_id, job.round_id))  # the same slip twice in one batch
-            while job.receipt is not None and (job.round_id, job.receipt) in taken:
-                job.receipt = self._new_receipt()  # drawn twice in the round: draw again
-            if job.receipt is not None:
-                taken.add((job.round_id, job.receipt))
-            accepted.append(job)
+            else:
+                candidates[key] = job
+        if not candidates:
+            return []
+        rows = [{"slip_id": slip_id, "round_id": round_id} for slip_id, round_id in sorted(candidates)]
+        claimed = set(insert_many(conn, SlipUse.__table__, rows, skip_conflicts=True, returning=("slip_id", "round_id")))
+        accepted = []
+        for key, job in candidates.items():
+            if key in claimed:
+                accepted.append(job)
+            else:  # the primary key says this slip has voted in this round
+                job.error = already_voted()
         return accepted
 
     @staticmethod
     def _insert(conn, accepted: list[Cast]) -> None:
         # Sorted by key, never in arrival order (R23).
-        conn.execute(
-            insert(SlipUse.__table__), sorted(({"slip_id": j.slip_id, "round_id": j.round_id} for j in accepted), key=lambda r: (r["round_id"], r["slip_id"]))
-        )
         by_ballot = sorted(accepted, key=lambda j: j.ballot_id)
-        conn.execute(
-            insert(Ballot.__table__),
+        insert_many(
+            conn,
+            Ballot.__table__,
             [
                 {"id": j.ballot_id, "round_id": j.round_id, "category_id": j.category_id, "is_valid": j.is_valid, "is_paper": j.is_paper}
                 for j in by_ballot
             ],
         )
-        marks = [{"ballot_id": j.ballot_id, "target_id": t, "level": lv} for j in by_ballot for t, lv in sorted(j.marks.items())]
-        if marks:
-            conn.execute(insert(BallotMark.__table__), marks)
-        answers = [
-            {"ballot_id": j.ballot_id, "target_id": t, "item_id": i, "level": lv}
-            for j in by_ballot
-            for (t, i), lv in sorted(j.item_marks.items())
-        ]
-        if answers:
-            conn.execute(insert(BallotItemMark.__table__), answers)
-        receipts = sorted(({"round_id": j.round_id, "code": j.receipt} for j in accepted if j.receipt), key=lambda r: (r["round_id"], r["code"]))
-        if receipts:
-            conn.execute(insert(Receipt.__table__), receipts)
-        per_round: dict[int, int] = {}
-        for job in accepted:
-            per_round[job.round_id] = per_round.get(job.round_id, 0) + 1
-        bumped = conn.execute(
-            update(Round.__table__)
-            .where(Round.__table__.c.id == bindparam("rid"), Round.__table__.c.opened_dt.isnot(None), Round.__table__.c.closed_dt.is_(None))
-            .values(cast_count=Round.__table__.c.cast_count + bindparam("n")),
-            [{"rid": rid, "n": n} for rid, n in sorted(per_round.items())],
+        insert_many(
+            conn, BallotMark.__table__, [{"ballot_id": j.ballot_id, "target_id": t, "level": lv} for j in by_ballot for t, lv in sorted(j.marks.items())]
         )
-        if bumped.rowcount != len(per_round):
-            raise RuntimeError("a round closed under the write lock")  # cannot happen; never count it
+        insert_many(
+            conn,
+            BallotItemMark.__table__,
+            [{"ballot_id": j.ballot_id, "target_id": t, "item_id": i, "level": lv} for j in by_ballot for (t, i), lv in sorted(j.item_marks.items())],
+        )
+
+    def _store_receipts(self, conn, accepted: list[Cast]) -> None:
+        """Insert the receipts; a code already used in its round (in the table or in this
+        batch — odds of about one in two million per round) is drawn again."""
+        pending = [j for j in accepted if j.receipt is not None]
+        for _attempt in range(RECEIPT_DRAWS):
+            if not pending:
+                return
+            chosen: dict[tuple[int, str], Cast] = {}
+            for job in pending:
+                while (job.round_id, job.receipt) in chosen:
+                    job.receipt = self._new_receipt()
+                chosen[(job.round_id, job.receipt)] = job
+            rows = [{"round_id": round_id, "code": code} for round_id, code in sorted(chosen)]
+            stored = set(insert_many(conn, Receipt.__table__, rows, skip_conflicts=True, returning=("round_id", "code")))
+            pending = [job for key, job in chosen.items() if key not in stored]
+            for job in pending:
+                job.receipt = self._new_receipt()
+        if pending:
+            raise RuntimeError("no unused receipt code after several draws")
+
+
+_OPEN_ROUNDS = (
+    select(Round.id)
+    .where(Round.id.in_(bindparam("ids", expanding=True)), Round.opened_dt.isnot(None), Round.closed_dt.is_(None))
+    .with_for_update(read=True)  # FOR SHARE: a close (an UPDATE of the row) waits for our commit
+)
+

@@ -1,9 +1,9 @@
 """Meetings: set-up (by form or import), categories, targets, rounds and their lifecycle.
 
 Every change commits together with its audit entry (R25). Round transitions are conditional
-UPDATEs, so that closing a round and casting into it cannot interleave badly: a cast bumps the
-round's ``cast_count`` only while ``closed_dt`` is NULL, and on PostgreSQL the close waits for
-the row lock of any cast still in flight.
+UPDATEs, so that closing a round and casting into it cannot interleave badly: a cast commits
+only while the round's ``closed_dt`` is NULL, and on PostgreSQL the close waits for the shared
+row lock of every cast still in flight (services.voting).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from ..core.scales import PERSON, TEAM
 from ..extensions import db
 from ..models import Meeting, Round, RoundState, RoundTarget, Slip, StateError, Target, VoterCategory
 from ..models.meeting import new_display_token
-from ..models._time import now_utc
 from . import audit, secrecy
 
 KIND_WORDS = {TEAM: "班子", PERSON: "个人"}
@@ -332,8 +331,8 @@ def open_round(round_: Round, actor: str) -> None:
 
 
 def close_round(round_: Round, actor: str) -> None:
-    """Open → closed. From the commit on, no cast succeeds (the cast's conditional UPDATE
-    sees ``closed_dt``). Then the storage order of ballots is erased (R23, services.secrecy).
+    """Open → closed. From the commit on, no cast succeeds (the cast's locking read of the
+    round sees ``closed_dt``). Then the storage order of ballots is erased (R23, services.secrecy).
 
     :raises StateError: when the round is not open.
     """

@@ -21,8 +21,9 @@ import time
 from dataclasses import dataclass
 
 from flask import request
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
+from ..bulk import dialect_insert
 from ..extensions import db
 from ..models import RateCounter
 
@@ -53,14 +54,36 @@ def _key(limit: Limit, subject: str) -> str:
     return f"{limit.name}:{subject}"[:160]
 
 
+@dataclass(frozen=True)
+class Check:
+    """One subject's counter in the current window: ``key`` and ``window`` find its row, which
+    a caller may read in a query of its own (the cast reads it with the slip, B1); ``wait``
+    turns the count read into the answer."""
+
+    limit: Limit
+    key: str
+    window: int
+    now: float
+
+    def wait(self, count: int | None) -> int | None:
+        """Seconds to wait when the count has used up the limit, else None."""
+        if count is not None and count >= self.limit.count:
+            return max(1, self.window + self.limit.seconds - int(self.now))
+        return None
+
+
+def check(limit: Limit, subject: str) -> Check:
+    now = time.time()
+    return Check(limit, _key(limit, subject), _window(limit, now), now)
+
+
+_COUNT = select(RateCounter.count).where(RateCounter.key == bindparam("key"), RateCounter.window == bindparam("window"))
+
+
 def retry_after(limit: Limit, subject: str) -> int | None:
     """Seconds to wait when ``subject`` has used up ``limit`` in the current window, else None."""
-    now = time.time()
-    window = _window(limit, now)
-    count = db.session.scalar(select(RateCounter.count).where(RateCounter.key == _key(limit, subject), RateCounter.window == window))
-    if count is not None and count >= limit.count:
-        return max(1, window + limit.seconds - int(now))
-    return None
+    current = check(limit, subject)
+    return current.wait(db.session.scalar(_COUNT, {"key": current.key, "window": current.window}))
 
 
 def record_failure(limit: Limit, subject: str) -> None:
@@ -68,11 +91,7 @@ def record_failure(limit: Limit, subject: str) -> None:
     now = time.time()
     window = _window(limit, now)
     table = RateCounter.__table__
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values(key=_key(limit, subject), window=window, count=1)
+    statement = dialect_insert(db.engine, table).values(key=_key(limit, subject), window=window, count=1)
     statement = statement.on_conflict_do_update(index_elements=["key", "window"], set_={"count": table.c.count + 1})
     db.session.execute(statement)
     if random.random() < 0.01:  # sweep windows older than a day

@@ -74,7 +74,7 @@ def purge(meeting: Meeting, actor: str) -> PurgeSummary:
     reset = db.session.execute(
         update(Round)
         .where(Round.meeting_id == meeting.id)
-        .values(opened_dt=None, closed_dt=None, published_dt=None, cast_count=0, show_on_phones=False)
+        .values(opened_dt=None, closed_dt=None, published_dt=None, show_on_phones=False)
         .execution_options(synchronize_session=False)
     ).rowcount
     meeting.rehearsal = False

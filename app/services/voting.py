@@ -1,22 +1,22 @@
 """Casting a ballot: one per slip per round, atomic and secret (R7, R13, R23).
 
-The cast is one transaction of three writes, in this order:
+A cast is written by ``services.group_commit``, together with the casts that arrive at the
+same moment, in one transaction:
 
-1. ``INSERT slip_use (slip_id, round_id)`` — its primary key is the database's guard of one
-   ballot per slip per round; a second cast fails here and the whole transaction rolls back;
-2. ``INSERT ballot`` and its marks under a random id, with no slip, time, address or device;
-3. ``UPDATE round SET cast_count = cast_count + 1 WHERE id = :r AND open`` — refuses a round
-   that is not open *at commit time*. On PostgreSQL it takes the round's row lock until the
-   commit, so a close waits for the casts in flight and a cast after the close sees it; being
-   last, it holds that lock for one statement and the commit only.
+1. ``SELECT … FROM round WHERE id = :r AND open FOR SHARE`` — refuses a round that is not
+   open. On PostgreSQL the shared row lock lasts until the commit, so a close (an UPDATE of
+   the row) waits for the casts in flight, and a cast after the close sees it; shared locks do
+   not exclude one another, so casts do not queue behind each other. On SQLite the write lock
+   held from ``BEGIN IMMEDIATE`` does the same;
+2. ``INSERT slip_use (slip_id, round_id) … ON CONFLICT DO NOTHING RETURNING`` — its primary
+   key is the database's guard of one ballot per slip per round: a slip it refuses is refused
+   alone (此码本轮已投票) and nothing of its ballot is written;
+3. ``INSERT ballot`` and its marks under a random id, with no slip, time, address or device;
+   and the receipt, a random code stored apart (models.Receipt).
 
 Nothing is checked in Python and then written: the checks before the transaction only give
-precise messages; the guards are the UPDATE's WHERE clause and the primary key. A refused
-cast writes nothing, so no slip is consumed.
-
-On a SQLite file, concurrent casts are written in groups, one transaction and one fsync per
-group, with the same guarantees checked under SQLite's write lock (services.group_commit):
-there, a commit costs a disk flush and only one writer runs at a time.
+precise messages; the guards are the locking read and the primary key. A refused cast writes
+nothing, so no slip is consumed.
 """
 
 from __future__ import annotations
@@ -29,13 +29,12 @@ from contextlib import contextmanager
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import exists, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, bindparam, exists, literal, select
 
 from ..core import codes
 from ..core.scales import LEVEL_COUNT
 from ..extensions import db
-from ..models import Ballot, BallotItemMark, BallotMark, Receipt, Round, RoundState, Slip, SlipUse
+from ..models import RateCounter, Round, RoundState, Slip, SlipUse
 from . import group_commit, items as item_service, ratelimit, slips as slip_service
 
 ALREADY_VOTED = "此码本轮已投票"
@@ -95,14 +94,19 @@ def resolve(text: str, *, address: str | None = None) -> Slip:
         address (services.ratelimit; malformed ones are not, they are typos, not guesses).
     :raises MalformedCode, UnknownCode, VoidSlip, TooManyAttempts:
     """
-    if address is not None:
-        wait = ratelimit.retry_after(ratelimit.CODE_FAILURES, address)
-        if wait is not None:
-            raise TooManyAttempts(wait)
     try:
-        slip = slip_service.find_by_code(text)
+        digest = slip_service.digest_of(codes.normalize(text))
     except codes.CodeError as error:
+        if address is not None:
+            _refuse_if_limited(ratelimit.retry_after(ratelimit.CODE_FAILURES, address))
         raise MalformedCode(str(error)) from None
+    if address is None:
+        slip = db.session.scalar(_SLIP_BY_DIGEST, {"digest": digest})
+    else:
+        # The address's failures and the slip in one query: a cast is a hall's busiest request.
+        limit = ratelimit.check(ratelimit.CODE_FAILURES, address)
+        slip, failures = db.session.execute(_SLIP_AND_FAILURES, {"digest": digest, "key": limit.key, "window": limit.window}).one()
+        _refuse_if_limited(limit.wait(failures))
     if slip is None:
         if address is not None:
             ratelimit.record_failure(ratelimit.CODE_FAILURES, address)
@@ -110,6 +114,22 @@ def resolve(text: str, *, address: str | None = None) -> Slip:
     if slip.is_void:
         raise VoidSlip("此测评码已作废，请向工作人员领取新的测评码")
     return slip
+
+
+def _refuse_if_limited(wait: int | None) -> None:
+    if wait is not None:
+        raise TooManyAttempts(wait)
+
+
+_SLIP_BY_DIGEST = select(Slip).where(Slip.code_digest == bindparam("digest"))
+# One row whatever is found: the slip or NULL, the address's failure count or NULL.
+_ONE_ROW = select(literal(1).label("one")).subquery()
+_SLIP_AND_FAILURES = (
+    select(Slip, RateCounter.count)
+    .select_from(_ONE_ROW)
+    .outerjoin(Slip, Slip.code_digest == bindparam("digest"))
+    .outerjoin(RateCounter, and_(RateCounter.key == bindparam("key"), RateCounter.window == bindparam("window")))
+)
 
 
 @dataclass(frozen=True)
@@ -288,35 +308,15 @@ def cast(slip: Slip, round_id: int, marks: Mapping, items: Mapping | None = None
     round_ = open_round_for(slip, round_id, check_voted=False)
     checked = check_ballot(round_, marks, items, is_paper=is_paper)
     slip_id, category_id = slip.id, slip.category_id
-    # End the read transaction of the checks above, so that the write transaction starts with
-    # a write (on SQLite it then waits for the lock instead of failing on a stale snapshot).
+    # End the read transaction of the checks above: the batch is written on a connection of
+    # its own, and this one goes back to the pool instead of idling while the caster waits.
     db.session.commit()
-    ballot_id = secrets.token_hex(16)
-    if _group_commits():
-        job = group_commit.Cast(
-            slip_id, category_id, round_id, ballot_id, checked.marks, checked.item_marks, checked.is_valid, is_paper,
-            None if is_paper else new_receipt_code(),
-        )
-        _GROUP.submit(job)
-        return job.receipt
-    for attempt in range(3):
-        receipt = None if is_paper else new_receipt_code()
-        try:
-            with _sqlite_writer():
-                _write_ballot(slip_id, category_id, round_id, ballot_id, checked, is_paper, receipt)
-            return receipt
-        except AlreadyVoted:
-            # The key that refused the cast is slip_use's — or, once in millions, a receipt
-            # code drawn twice in the round: then the slip is unused and a new code is drawn.
-            if receipt is None or attempt == 2 or has_voted(slip, round_):
-                raise
-    raise AssertionError("unreachable")
-
-
-def _group_commits() -> bool:
-    """SQLite files write ballots in groups (services.group_commit); PostgreSQL merges
-    concurrent commits into one WAL flush by itself and keeps one transaction per ballot."""
-    return db.engine.dialect.name == "sqlite" and bool(db.engine.url.database)
+    job = group_commit.Cast(
+        slip_id, category_id, round_id, secrets.token_hex(16), checked.marks, checked.item_marks, checked.is_valid, is_paper,
+        None if is_paper else new_receipt_code(),
+    )
+    _GROUP.submit(job)
+    return job.receipt
 
 
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read off a phone
@@ -324,9 +324,16 @@ RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read off 
 
 def new_receipt_code() -> str:
     """8 symbols from 31 (≈ 40 bits): short enough to note down, and a collision within a
-    round of 1,000 ballots has odds of about 1 in 2 million — the primary key then refuses
-    the cast, which the voter simply submits again."""
-    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(8))
+    round of 1,000 ballots has odds of about 1 in 2 million — the receipt's primary key then
+    refuses it, and services.group_commit draws another."""
+    # One read of the system's random source instead of eight: 64 random bits spread over
+    # 31⁸ ≈ 2³⁹·⁶ codes, so each code is equally likely to within 2⁻²⁴.
+    value = int.from_bytes(secrets.token_bytes(8), "big")
+    symbols = []
+    for _ in range(8):
+        value, digit = divmod(value, len(RECEIPT_ALPHABET))
+        symbols.append(RECEIPT_ALPHABET[digit])
+    return "".join(symbols)
 
 
 @contextmanager
@@ -335,7 +342,7 @@ def _sqlite_writer():
     (1, 2, 5 … 100 ms steps), which turns a burst into long tail latencies. Writers therefore
     queue instead: threads of a process on a lock, processes (gunicorn workers) on an
     ``flock`` of a file beside the database, where the kernel wakes the next one at once.
-    PostgreSQL needs nothing: its row lock on the round queues casts by itself."""
+    PostgreSQL needs nothing: it runs many writers at once."""
     if db.engine.dialect.name != "sqlite" or not db.engine.url.database:
         yield
         return
@@ -367,45 +374,3 @@ def _lock_file(path: str) -> int:
     if fd is None:
         fd = _LOCK_FILES[path] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     return fd
-
-
-def _write_ballot(
-    slip_id: int, category_id: int, round_id: int, ballot_id: str, checked: CheckedBallot, is_paper: bool, receipt: str | None
-) -> None:
-    try:
-        # Core inserts on the tables: the ORM's bulk machinery costs more than the writes.
-        db.session.execute(insert(SlipUse.__table__).values(slip_id=slip_id, round_id=round_id))
-        db.session.execute(
-            insert(Ballot.__table__).values(
-                id=ballot_id, round_id=round_id, category_id=category_id, is_valid=checked.is_valid, is_paper=is_paper
-            )
-        )
-        if checked.marks:
-            db.session.execute(
-                insert(BallotMark.__table__), [{"ballot_id": ballot_id, "target_id": t, "level": lv} for t, lv in checked.marks.items()]
-            )
-        if checked.item_marks:
-            db.session.execute(
-                insert(BallotItemMark.__table__),
-                [{"ballot_id": ballot_id, "target_id": t, "item_id": i, "level": lv} for (t, i), lv in checked.item_marks.items()],
-            )
-        if receipt is not None:
-            db.session.execute(insert(Receipt.__table__).values(round_id=round_id, code=receipt))
-        # Last, so that on PostgreSQL the round's row lock is held only until the commit: casts
-        # queue on it for one statement, not for the whole transaction.
-        bumped = db.session.execute(
-            update(Round)
-            .where(Round.id == round_id, Round.opened_dt.isnot(None), Round.closed_dt.is_(None))
-            .values(cast_count=Round.cast_count + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if bumped.rowcount != 1:
-            db.session.rollback()
-            raise RoundNotOpen("本轮投票已结束")
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise AlreadyVoted(ALREADY_VOTED) from None
-    except BaseException:
-        db.session.rollback()
-        raise

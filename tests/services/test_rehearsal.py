@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEntry, Ballot, BallotItemMark, BallotMark, Receipt, Round, RoundState, SlipUse, StateError
-from app.services import items as item_service, meetings, rehearsal, selection, voting
+from app.services import items as item_service, live, meetings, rehearsal, selection, voting
 from app.services.live import hall_state
 from app.services.results import round_report
 
@@ -38,7 +38,7 @@ def test_rehearse_purge_then_vote_for_real(make_meeting, codes_of):
     for model in (Ballot, BallotMark, BallotItemMark, SlipUse, Receipt):
         assert count(model) == 0, model
     round_ = db.session.get(Round, round_.id)
-    assert round_.state is RoundState.DRAFT and round_.cast_count == 0 and not round_.meeting.rehearsal
+    assert round_.state is RoundState.DRAFT and live.turnout(round_.meeting_id)[round_.id] == 0 and not round_.meeting.rehearsal
     assert [i.label for i in round_.items] == ["德", "协作不好"]  # set-up is kept
     actions = list(db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
     assert "meeting.rehearsal_start" in actions and actions[-1] == "meeting.rehearsal_purge"

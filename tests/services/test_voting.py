@@ -9,7 +9,7 @@ from sqlalchemy import func, inspect, select
 
 from app.extensions import db
 from app.models import Ballot, BallotMark, Round, SlipUse
-from app.services import meetings, slips as slip_service, voting
+from app.services import live, meetings, slips as slip_service, voting
 
 
 def counts():
@@ -30,7 +30,7 @@ def test_cast_stores_an_anonymous_ballot(make_meeting, codes_of):
     assert counts() == (1, 1, 2)
     ballot = db.session.scalar(select(Ballot))
     assert ballot.category_id == slip.category_id and ballot.is_valid and not ballot.is_paper
-    assert db.session.get(Round, round_.id).cast_count == 1
+    assert live.turnout(meeting.id) == {round_.id: 1}  # R19: the display's 已投
 
 
 def test_second_cast_says_already_voted_and_changes_nothing(make_meeting, codes_of):
@@ -148,7 +148,7 @@ def test_threads_casting_one_slip_give_exactly_one_ballot(app, make_meeting, cod
     assert results.count("ok") == 1, results
     assert results.count("AlreadyVoted") == n - 1, results
     assert counts() == (1, 1, 1)
-    assert db.session.get(Round, round_id).cast_count == 1
+    assert live.turnout(meeting.id)[round_id] == 1
 
 
 @pytest.mark.parametrize("n", [50, 200])
@@ -166,11 +166,11 @@ def test_slips_at_once_give_as_many_ballots(app, make_meeting, codes_of, n):
     results = _run_threads(app, n, work)
     assert results == ["ok"] * n
     assert counts() == (n, n, n * len(target_ids))
-    assert db.session.get(Round, round_id).cast_count == n
+    assert live.turnout(meeting.id)[round_id] == n
 
 
 def test_casts_racing_a_close_are_all_counted_or_refused(app, make_meeting, codes_of):
-    """No ballot after the close commits; every success is counted (R19: 收回 = cast_count)."""
+    """No ballot after the close commits; every success is counted (R19: 收回 = the display's 已投)."""
     meeting = make_meeting(open=True, slips={"A": 20, "B": 10, "C": 10})
     round_id = meeting.rounds[0].id
     all_codes = codes_of(meeting)
@@ -186,7 +186,7 @@ def test_casts_racing_a_close_are_all_counted_or_refused(app, make_meeting, code
     assert results[20] == "ok"
     assert set(results) <= {"ok", "RoundNotOpen"}, results
     assert counts()[:2] == (ok, ok)
-    assert db.session.get(Round, round_id).cast_count == ok
+    assert live.turnout(meeting.id)[round_id] == ok
 
 
 def test_schema_links_no_slip_to_a_ballot(app):

@@ -1,0 +1,79 @@
+"""Many rows in one statement, on SQLite and PostgreSQL alike (issue "Proof under load", B1).
+
+A burst of ballots is written in batches (services.group_commit): a batch of 32 ballots of
+30 targets is a thousand rows. Sent row by row, as psycopg's ``executemany`` does, that is a
+thousand statements for PostgreSQL to run; and SQLAlchemy does not cache the compiled form
+of ``INSERT … ON CONFLICT``, so building one per batch cost more than running it. Here each
+kind of insert is one fixed SQL text, made once per process, whose rows travel as one value:
+
+- PostgreSQL: ``INSERT INTO t (a, b) SELECT * FROM unnest(CAST(:a AS type[]), …)``, the
+  columns as arrays;
+- SQLite: ``INSERT INTO t (a, b) SELECT json_extract(value, '$[0]'), … FROM json_each(:rows)``,
+  the rows as one JSON array (SQLite's JSON functions are built in since 3.38; Debian 12 has
+  3.40). A plain insert uses the driver's ``executemany`` instead, one prepared statement
+  stepped in C, which is faster still.
+
+``skip_conflicts`` adds ``ON CONFLICT DO NOTHING`` and ``returning`` a ``RETURNING`` clause:
+together they tell which rows a unique key let in.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Table, insert, text
+
+_STATEMENTS: dict[tuple, object] = {}
+
+
+def insert_many(conn, table: Table, rows: list[dict], *, skip_conflicts: bool = False, returning: tuple[str, ...] = ()) -> list[tuple]:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in one statement.
+
+    :return: the ``returning`` columns of the rows inserted (with ``skip_conflicts``, those
+        no unique key refused), as tuples; empty without ``returning``.
+    """
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    dialect = conn.dialect
+    if dialect.name == "sqlite" and not skip_conflicts and not returning:
+        conn.execute(insert(table), rows)
+        return []
+    key = (dialect.name, table.name, columns, skip_conflicts, returning)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = text(_sql(dialect, table, columns, skip_conflicts, returning))
+    if dialect.name == "postgresql":
+        params = {name: [row[name] for row in rows] for name in columns}
+    else:
+        params = {"rows": json.dumps([[row[name] for name in columns] for row in rows])}
+    result = conn.execute(statement, params)
+    return [tuple(row) for row in result] if returning else []
+
+
+def _sql(dialect, table: Table, columns: tuple[str, ...], skip_conflicts: bool, returning: tuple[str, ...]) -> str:
+    quote = dialect.identifier_preparer.quote
+    target = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({', '.join(quote(c) for c in columns)})"
+    if dialect.name == "postgresql":
+        arrays = ", ".join(f"CAST(:{c} AS {table.c[c].type.compile(dialect=dialect)}[])" for c in columns)
+        source = f"SELECT * FROM unnest({arrays})"
+    else:
+        values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+        # "WHERE true": without it SQLite would read ON CONFLICT as the ON of a join.
+        source = f"SELECT {values} FROM json_each(:rows) WHERE true"
+    sql = f"{target} {source}"
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(quote(c) for c in returning)
+    return sql
+
+
+def dialect_insert(conn_or_engine, table: Table):
+    """The INSERT of the connection's dialect, which has ``on_conflict_do_*`` (SQLite and
+    PostgreSQL spell them alike; the generic INSERT has neither)."""
+    if conn_or_engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_specific
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_specific
+    return dialect_specific(table)
