@@ -4,13 +4,12 @@
 
 For each count it measures, on this machine:
 
-- the path the console and the CLI take, ``slip_sheet_pdf`` with its default worker processes
-  (wall-clock; "cold" is the first sheet of a fresh process, as in the CLI, which starts the
-  fork server and imports the renderer into it; "warm" the best of two later sheets, as in a
-  web worker that has made one before);
-- where the time goes, the same runs of pages rendered one after the other in this process
-  (CPU seconds): QR codes, HTML, layout (WeasyPrint ``render``), PDF writing (``write_pdf``),
-  and merging the runs (pypdf).
+- ``slip_sheet_pdf``, the path the console and the CLI take (wall-clock): "cold" is the first
+  sheet of a fresh process, as in the CLI (it imports WeasyPrint and loads the fonts); "warm"
+  the best of two later sheets, as in a web worker that has made one before;
+- where the time goes (CPU seconds, in this process): the QR codes (modules and their paths),
+  WeasyPrint's layout of the sheet's parts (one slip per category, the footers), and the rest:
+  writing the PDF with the pages put together and stamped.
 
 The machine is shared: the load average at the start of each count is recorded with it.
 """
@@ -26,8 +25,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app.core import codes  # noqa: E402
-from app.services import documents, render_pool  # noqa: E402
-from app.services.documents import SlipPrint, qr_png, slip_sheet_pdf  # noqa: E402
+from app.services import documents, slip_sheet  # noqa: E402
+from app.services.documents import SlipPrint, slip_sheet_pdf  # noqa: E402
 from bench._common import record  # noqa: E402
 
 TITLE = "2026年度领导班子和领导干部民主测评大会"
@@ -43,46 +42,31 @@ def slips(n: int) -> list[SlipPrint]:
 
 
 def phases(items: list[SlipPrint]) -> dict[str, float]:
-    """CPU seconds of each phase, the sheet's runs rendered one after the other here."""
-    from weasyprint import HTML
-
-    pages = [items[i : i + documents.SLIPS_PER_PAGE] for i in range(0, len(items), documents.SLIPS_PER_PAGE)]
-    spent = dict.fromkeys(("qr", "html", "layout", "write", "merge"), 0.0)
-    merger = render_pool._Merger()
+    """CPU seconds of each phase of one sheet, in this process."""
     clock = time.process_time
-    first = 0
-    for size in documents._run_sizes(len(pages), render_pool.default_workers()):
-        run, first = pages[first : first + size], first + size
-        t = clock()
-        numbered = [(first - size + i + 1, [(s, documents._data_url(qr_png(s.url))) for s in page]) for i, page in enumerate(run)]
-        spent["qr"] += clock() - t
-        t = clock()
-        html = documents._env.get_template("documents/slips.html").render(meeting_title=TITLE, pages=numbered, page_count=len(pages), vote_url_hint=HINT)
-        spent["html"] += clock() - t
-        t = clock()
-        document = HTML(string=html, base_url=str(documents.TEMPLATE_DIR), url_fetcher=documents._data_only_fetcher()).render()
-        spent["layout"] += clock() - t
-        t = clock()
-        pdf = document.write_pdf()
-        spent["write"] += clock() - t
-        t = clock()
-        merger.add(pdf)
-        spent["merge"] += clock() - t
     t = clock()
-    merger.result()
-    spent["merge"] += clock() - t
-    return spent
+    for item in items:
+        slip_sheet.qr_path(slip_sheet.qr_matrix(item.url))
+    qr = clock() - t
+    t = clock()
+    documents._render(slip_sheet._Plan(items, slip_sheet.GEOMETRY).parts_html(TITLE, HINT))
+    layout = clock() - t
+    t = clock()
+    slip_sheet_pdf(TITLE, items, vote_url_hint=HINT)
+    total = clock() - t
+    return {"qr": qr, "layout": layout, "rest": total - qr - layout, "total": total}
 
 
 def main(counts: list[int]) -> None:
-    workers = render_pool.default_workers()
     lines = [
-        f"`slip_sheet_pdf` with {workers} worker processes (runs of up to {documents.PAGES_PER_RUN} pages, merged with pypdf); "
-        f"sheets of up to {documents.PAGES_IN_PROCESS} pages in one process. Wall-clock seconds; the phases are CPU seconds "
-        "of the same work done in one process.",
+        (
+            "`slip_sheet_pdf` in the calling process: WeasyPrint lays out one slip per category and the footers, the "
+            "pages are put together from them with the QR codes, codes and page numbers stamped in. Wall-clock seconds; "
+            "the phases are CPU seconds of a warm sheet."
+        ),
         "",
-        "| slips | pages | cold s | warm s | MB | load avg | ms per QR code | CPU: QR | HTML | layout | PDF write | merge | CPU total |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| slips | pages | cold s | warm s | MB | load avg | ms per QR code | CPU: QR | parts layout | assemble + write | CPU total |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     slip_sheet_pdf("预热", slips(1), vote_url_hint="http://x/v")  # imports and fonts, in this process
     for n in counts:
@@ -90,23 +74,25 @@ def main(counts: list[int]) -> None:
         load = os.getloadavg()[0]
         t0 = time.perf_counter()
         for item in items[:50]:
-            qr_png(item.url)
+            slip_sheet.qr_matrix(item.url)
         per_qr = (time.perf_counter() - t0) / min(50, n) * 1000
-        cold = float(subprocess.run([sys.executable, __file__, "--cold", str(n)], check=True, capture_output=True, text=True).stdout)
+        cold = float(
+            subprocess.run([sys.executable, __file__, "--cold", str(n)], check=True, capture_output=True, text=True).stdout
+        )
         runs = []
-        for _ in range(3):  # the first may start this process's fork server: the best of the two others
+        for _ in range(2):
             t0 = time.perf_counter()
             pdf = slip_sheet_pdf(TITLE, items, vote_url_hint=HINT)
             runs.append(time.perf_counter() - t0)
-        warm = min(runs[1:])
+        warm = min(runs)
         spent = phases(items)
-        pages = -(-n // 12)
+        pages = -(-n // documents.SLIPS_PER_PAGE)
         lines.append(
-            f"| {n} | {pages} | {cold:.2f} | {warm:.2f} | {len(pdf) / 1e6:.2f} | {load:.1f} | {per_qr:.1f} | "
-            + " | ".join(f"{spent[k]:.2f}" for k in ("qr", "html", "layout", "write", "merge"))
-            + f" | {sum(spent.values()):.2f} |"
+            f"| {n} | {pages} | {cold:.2f} | {warm:.2f} | {len(pdf) / 1e6:.2f} | {load:.1f} | {per_qr:.2f} | "
+            + " | ".join(f"{spent[k]:.2f}" for k in ("qr", "layout", "rest", "total"))
+            + " |"
         )
-    record("Slip sheet PDF (B2: worker processes, fixed QR mask, 1-px QR PNG, 12 per A4 page)", lines)
+    record("Slip sheet PDF (B2: parts laid out once, pages stamped, 12 per A4 page)", lines)
 
 
 def cold(n: int) -> None:

@@ -5,14 +5,12 @@ Bytes first, response last: every builder takes plain data and returns the PDF a
 views wrap them in a response. Nothing here touches the Flask request, session or app
 context: templates are rendered with a standalone Jinja2 environment (autoescaping on, so
 names such as ``<script>`` or ``&`` print literally), and WeasyPrint may fetch nothing but
-``data:`` URLs, which is how the QR codes are embedded.
+``data:`` URLs (the slip sheet's QR codes are drawn into its PDF, see ``slip_sheet``).
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import io
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -22,13 +20,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import qrcode
-import qrcode.constants
 from jinja2 import Environment, FileSystemLoader
-from PIL import Image
 
 from ..core.scales import plain_number
 from ..core.times import local
+from . import slip_sheet
 
 if TYPE_CHECKING:  # pragma: no cover
     from .assessment import AssessmentReport
@@ -38,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 #: Slips per A4 page: 3 columns × 4 rows.
-SLIPS_PER_PAGE = 12
+SLIPS_PER_PAGE = slip_sheet.GEOMETRY.per_page
 
 _env = Environment(
     loader=FileSystemLoader(str(TEMPLATE_DIR)),
@@ -91,55 +87,12 @@ class SlipPrint:
     url: str
 
 
-#: The QR mask pattern of every slip. Left to itself, qrcode builds all eight masks and scores
-#: each (ISO/IEC 18004 §7.8.3), which was 80% of its 5 ms per code; any mask makes a valid
-#: code, and pattern 0 scored best on average over slip URLs (docs/performance.md, B2).
-QR_MASK_PATTERN = 0
-
-#: Pages of the slip sheet rendered in one piece by a worker process: small enough for the
-#: progress to move and for the workers to finish together, big enough that the fonts every
-#: piece embeds stay a small part of the PDF.
-PAGES_PER_RUN = 4
-
-#: Sheets of up to this many pages are rendered in the calling process: starting workers
-#: would cost more than it saves.
-PAGES_IN_PROCESS = 2
-
-#: ``progress(done, total)``: slips laid out so far, of all.
-Progress = Callable[[int, int], None]
-
-
-def qr_png(url: str) -> bytes:
-    """QR code of ``url`` as a black-and-white PNG, one pixel per module (error correction M,
-    quiet zone of 2 modules, mask pattern ``QR_MASK_PATTERN``).
-
-    The slip prints it at 30 mm with ``image-rendering: pixelated``, so the modules stay sharp
-    whatever the resolution; a bigger image only costs time to encode, embed and decode. The
-    pixels are 8-bit grey: WeasyPrint would turn a 1-bit image into RGB before embedding it.
-    """
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=2, mask_pattern=QR_MASK_PATTERN)
-    qr.add_data(url)
-    qr.make(fit=True)
-    matrix = qr.get_matrix()  # rows of booleans, dark = True, quiet zone included
-    size = len(matrix)
-    pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
-    image = Image.frombytes("L", (size, size), pixels)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _data_url(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
 def slip_sheet_pdf(
     meeting_title: str,
     slips: Sequence[SlipPrint],
     *,
     vote_url_hint: str,
-    progress: Progress | None = None,
-    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> bytes:
     """A4 portrait sheet of slips to cut apart, 12 to a page (DOMAIN §7 "Slip sheet").
 
@@ -147,65 +100,20 @@ def slip_sheet_pdf(
     readable form and a one-line instruction naming ``vote_url_hint`` for typing the code in;
     every page's footer names the meeting and the page (第 n 页 共 N 页).
 
-    A long sheet is rendered in runs of up to ``PAGES_PER_RUN`` pages by worker processes and
-    merged (``render_pool``). With that, the fixed QR mask and the template's fixed layout,
-    1,000 slips take about a quarter of the time they used to (docs/performance.md, B2).
+    WeasyPrint lays out each distinct part once (a slip per category, a footer per count of
+    digits of the page number) and the pages are put together from them, the QR codes, codes
+    and page numbers stamped in (``slip_sheet``): 1,000 slips take about 1 s in the calling
+    process (2 s in a fresh one, which imports WeasyPrint), where laying out every slip took
+    19–25 s (docs/performance.md, B2).
 
-    :param progress: called in the calling thread as ``progress(done, len(slips))`` each time
-        a run of pages is laid out; ``done`` never decreases and the last call has
+    :param progress: called as ``progress(done, len(slips))`` as pages are put together (at
+        most about 20 times); ``done`` never decreases and the last call has
         ``done == len(slips)``.
-    :param workers: processes to render in; default: the cores available (at most 4).
     :return: the PDF.
+    :raises ValueError: a URL too long for a QR code, or a code with a character the codes'
+        monospace font lacks (codes are ASCII).
     """
-    from . import render_pool
-
-    total = len(slips)
-    pages = [list(slips[i : i + SLIPS_PER_PAGE]) for i in range(0, total, SLIPS_PER_PAGE)] or [[]]
-    workers = render_pool.default_workers() if workers is None else max(1, workers)
-    runs = []
-    first = 0
-    for size in _run_sizes(len(pages), workers):
-        runs.append((meeting_title, vote_url_hint, first + 1, len(pages), pages[first : first + size]))
-        first += size
-    if len(runs) == 1:
-        workers = 1
-    sizes = [sum(len(page) for page in run[-1]) for run in runs]
-    done = 0
-
-    def run_done(index: int) -> None:
-        nonlocal done
-        done += sizes[index]
-        if progress is not None:
-            progress(done, total)
-
-    return render_pool.render_merged(_slip_pages_pdf, runs, workers=workers, on_run_done=run_done)
-
-
-def _run_sizes(pages: int, workers: int) -> list[int]:
-    """How many pages each run gets: one run for a short sheet; else at most ``PAGES_PER_RUN``
-    pages and several runs per worker, as many runs as makes every worker get the same number,
-    their sizes differing by one page at most and the smaller ones last, so that the workers
-    finish together."""
-    if pages <= PAGES_IN_PROCESS or workers <= 1 and pages <= PAGES_PER_RUN:
-        return [pages]
-    per_run = max(1, min(PAGES_PER_RUN, -(-pages // (workers * 4))))
-    count = -(-pages // per_run)
-    count = min(pages, -(-count // workers) * workers)
-    base, extra = divmod(pages, count)
-    return [base + 1] * extra + [base] * (count - extra)
-
-
-def _slip_pages_pdf(meeting_title: str, vote_url_hint: str, first_page: int, page_count: int, pages: list[list[SlipPrint]]) -> bytes:
-    """Pages ``first_page``… of the slip sheet (of ``page_count`` pages) as a PDF of their own;
-    runs in a worker process, so it takes and returns plain, picklable data."""
-    numbered = [(first_page + i, [(slip, _data_url(qr_png(slip.url))) for slip in page]) for i, page in enumerate(pages)]
-    html = _env.get_template("documents/slips.html").render(
-        meeting_title=meeting_title,
-        pages=numbered,
-        page_count=page_count,
-        vote_url_hint=vote_url_hint,
-    )
-    return _write_pdf(html)
+    return slip_sheet.build(_render, meeting_title, slips, vote_url_hint=vote_url_hint, progress=progress)
 
 
 #: The second sheet's layout on A4 landscape (277 mm inside the margins): an item column (one
@@ -370,6 +278,13 @@ def _write_pdf(html: str) -> bytes:
     from weasyprint import HTML  # imported late: it is slow to import and only needed here
 
     return HTML(string=html, base_url=str(TEMPLATE_DIR), url_fetcher=_data_only_fetcher()).write_pdf()
+
+
+def _render(html: str):
+    """``html`` laid out by WeasyPrint, not yet written: the slip sheet finishes the PDF itself."""
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=str(TEMPLATE_DIR), url_fetcher=_data_only_fetcher()).render()
 
 
 def _data_only_fetcher():

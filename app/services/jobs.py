@@ -1,6 +1,7 @@
 """Background jobs that any web worker can follow: the slip sheet PDF (B2).
 
-A 1,000-slip sheet takes seconds, so the console starts a job and shows its progress. In
+A 1,000-slip sheet takes a second or two (more on a busy machine), so the console starts a
+job and shows its progress. In
 production gunicorn runs two worker processes, and the page that polls may reach the worker
 that did not start the job: a job's state therefore lives on disk, not in memory nor in the
 database, under the instance folder:
@@ -10,8 +11,8 @@ database, under the instance folder:
 
 Every write goes to a temporary file that is then renamed over the old one, so a reader sees
 the whole old state or the whole new one. The job itself runs in a thread of the process that
-started it (its heavy work goes to worker processes, see ``render_pool``), and writes its
-progress as it goes. A job whose process died (a worker restarted mid-job) stops updating its
+started it (services.slip_sheet does the work in that thread), and writes its progress as it
+goes. A job whose process died (a worker restarted mid-job) stops updating its
 file; after ``STALE_SECONDS`` it reads as failed. Files older than ``MAX_AGE_SECONDS`` are
 removed whenever a new job starts.
 

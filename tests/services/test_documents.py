@@ -16,7 +16,7 @@ import pytest
 
 from app.core.scales import KIND_LABELS, PERSON, TEAM, level_labels, scoring_rule_text
 from app.core.scoring import CategorySpec, RoundCounts, ScoringPolicy, TargetTally, score_targets
-from app.services.documents import SlipPrint, qr_png, slip_sheet_pdf, summary_pdf
+from app.services.documents import SlipPrint, slip_sheet_pdf, summary_pdf
 from app.services.results import CategoryInfo, RoundReport, TargetRow
 
 MEETING_TITLE = "2025年度市交通局领导班子和领导干部民主测评大会"
@@ -207,25 +207,6 @@ def test_slip_sheet_escapes_title(tmp_path):
     assert f"测评{HOSTILE_NAME}" in text
 
 
-def test_qr_png_is_a_png():
-    """The QR code is a PNG (embedded as a data: URL; SVG makes WeasyPrint slow)."""
-    png = qr_png("http://192.168.1.20:8000/v/7K3M9QXW2ZRTH4D8PB")
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
-
-
-def test_qr_png_decodes_when_zxing_is_available():
-    """The code in the QR image is the slip's URL."""
-    zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp not installed")
-    from io import BytesIO
-
-    from PIL import Image
-
-    url = "http://192.168.1.20:8000/v/7K3M9QXW2ZRTH4D8PB"
-    image = Image.open(BytesIO(qr_png(url))).convert("L")
-    image = image.resize((image.width * 4, image.height * 4), Image.NEAREST)
-    assert [r.text for r in zxingcpp.read_barcodes(image)] == [url]
-
-
 def test_renderer_fetches_nothing_but_data_urls():
     """The PDF renderer may not read files or the network: only data: URLs are served."""
     from app.services.documents import _data_only_fetcher
@@ -238,107 +219,181 @@ def test_renderer_fetches_nothing_but_data_urls():
 
 
 # ------------------------------------------------------------------------------------------
-# The slip sheet in worker processes (B2)
+# The slip sheet put together from parts laid out once, QR codes and codes stamped in (B2)
 # ------------------------------------------------------------------------------------------
 
+#: A category label long enough to wrap in its slip: its QR code and code sit a line lower.
+LONG_CATEGORY = "D 服务对象代表（企业、群众、人大代表及政协委员）"
 
-def _qr_texts(pdf: bytes, tmp_path, dpi: int = 100) -> list[list[str]]:
-    """The QR codes on every page, decoded from the rendered pages (zxing-cpp)."""
+_MM = 72 / 25.4  # PDF points per mm
+_WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>')
+
+
+def _slot(x: float, y: float) -> int | None:
+    """The slot (0–11, row by row) a point in PDF points (y down) is in; None in the footer."""
+    from app.services.slip_sheet import GEOMETRY as g
+
+    column = int((x - g.margin_left * _MM) // ((g.width - g.line) * _MM))
+    row = int((y - g.margin_top * _MM) // ((g.height - g.line) * _MM))
+    return row * g.columns + column if 0 <= column < g.columns and 0 <= row < g.rows else None
+
+
+def _words(pdf: bytes, tmp_path) -> list[list[tuple[float, float, float, float, str]]]:
+    """The words of every page with their boxes (points, y down), as pdftotext reads them."""
+    import html
+
+    path = tmp_path / "words.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run([_need("pdftotext"), "-bbox", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    return [
+        [(float(a), float(b), float(c), float(d), html.unescape(w)) for a, b, c, d, w in _WORD.findall(page)]
+        for page in out.split("<page ")[1:]
+    ]
+
+
+def _qr_by_slot(pdf: bytes, tmp_path, dpi: int = 100) -> list[dict[int, str]]:
+    """Every page's QR codes, decoded from the rendered page (zxing-cpp), by the slot they are in."""
     zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp not installed")
     from PIL import Image
 
     path = tmp_path / "qr.pdf"
     path.write_bytes(pdf)
-    subprocess.run([_need("pdftoppm"), "-r", str(dpi), "-png", str(path), str(tmp_path / "qr")], check=True)
+    subprocess.run([_need("pdftoppm"), "-r", str(dpi), "-gray", str(path), str(tmp_path / "qr")], check=True)
     pages = []
-    for png in sorted(tmp_path.glob("qr-*.png")):
+    for png in sorted(tmp_path.glob("qr-*.pgm")):
         with Image.open(png) as image:
-            pages.append([barcode.text for barcode in zxingcpp.read_barcodes(image)])
+            found = {}
+            for code in zxingcpp.read_barcodes(image):
+                corners = (code.position.top_left, code.position.bottom_right)
+                x, y = (sum(c.x for c in corners) / 2 * 72 / dpi, sum(c.y for c in corners) / 2 * 72 / dpi)
+                assert _slot(x, y) not in found
+                found[_slot(x, y)] = code.text
+            pages.append(found)
     return pages
 
 
-def test_slip_sheet_in_worker_processes_is_whole_and_in_order(tmp_path):
-    """B2: 100 slips rendered by two worker processes in runs of pages: 9 pages, the slips in
-    order, each page's footer numbered of the whole (第 n 页 共 9 页), the meeting's title as
-    the document's, and every QR code (fixed mask pattern) read back as its slip's URL."""
-    slips = make_slips(100)
+def _check_sheet(pdf: bytes, slips: list[SlipPrint], title: str, tmp_path) -> None:
+    """Every slip in its slot of its page: its QR code decodes to its URL, its code and its
+    category are printed there (as text), the code centred in the slot; every page's footer
+    reads "title · 测评码 · 第 n 页 共 N 页"."""
+    from app.services.slip_sheet import GEOMETRY as g
+
+    pages = -(-len(slips) // 12) or 1
+    assert pdf_pages(pdf, tmp_path) == pages
+    words, qrs = _words(pdf, tmp_path), _qr_by_slot(pdf, tmp_path)
+    assert len(words) == len(qrs) == pages
+    for number in range(1, pages + 1):
+        on_page = slips[(number - 1) * 12 : number * 12]
+        page_words = words[number - 1]
+        assert qrs[number - 1] == {slot: slip.url for slot, slip in enumerate(on_page)}, f"page {number}"
+        footer = [w for *_, w in sorted((w for w in page_words if _slot(w[0], w[1]) is None), key=lambda w: w[0])]
+        assert " ".join(footer) == f"{title} · 测评码 · 第 {number} 页 共 {pages} 页"
+        for slot, slip in enumerate(on_page):
+            in_slot = [w for w in page_words if _slot(w[0], w[1]) == slot]
+            assert squash(slip.category_label) in "".join(w for *_, w in in_slot)
+            (code,) = [w for w in in_slot if w[4] == slip.code_pretty]
+            slot_center = (g.margin_left + (slot % 3) * (g.width - g.line) + g.width / 2) * _MM
+            assert abs((code[0] + code[2]) / 2 - slot_center) < 0.5
+
+
+def test_slip_sheet_every_slip_in_its_slot(tmp_path):
+    """B2: 121 slips of four categories mixed in no order (one label long enough to wrap), so
+    11 pages (page numbers of one and two digits) and a last page of one slip: every slip is
+    in its slot with its own QR code, code and category, every footer numbered of the whole;
+    progress reported as pages are done, never back, at most ~20 times, ending at all."""
+    categories = ("A 领导班子成员", "B 中层干部", LONG_CATEGORY, "C 一般干部")
+    slips = [SlipPrint(categories[(i * i + i // 5) % 4], s.code_pretty, s.url) for i, s in enumerate(make_slips(121))]
     seen: list[tuple[int, int]] = []
     pdf = slip_sheet_pdf(
-        MEETING_TITLE, slips, vote_url_hint="http://192.168.1.20:8000/v", progress=lambda d, t: seen.append((d, t)), workers=2
+        MEETING_TITLE, slips, vote_url_hint="http://192.168.1.20:8000/v", progress=lambda d, t: seen.append((d, t))
     )
-    assert pdf_pages(pdf, tmp_path) == 9
-    # Progress: one report per run, never back, ending at all of them.
-    assert len(seen) > 2 and all(total == 100 for _, total in seen)
-    done = [d for d, _ in seen]
-    assert done == sorted(done) and done[-1] == 100
-    path = tmp_path / "all.pdf"
+    _check_sheet(pdf, slips, MEETING_TITLE, tmp_path)
+    done = [d for d, total in seen if total == 121]
+    assert len(done) == len(seen) and 2 < len(seen) <= 21
+    assert done == sorted(done) and done[-1] == 121
+
+
+def test_slip_sheet_embeds_its_fonts_once(tmp_path):
+    """The parts share one set of fonts (the CJK font and the codes' monospace font), so the
+    sheet stays small: well under 10 kB a page, where it was ~15 kB (runs each embedding fonts)."""
+    path = tmp_path / "fonts.pdf"
+    pdf = slip_sheet_pdf(MEETING_TITLE, make_slips(240), vote_url_hint="http://h/v")
     path.write_bytes(pdf)
-    for page in range(1, 10):
-        text = subprocess.run(
-            [_need("pdftotext"), "-f", str(page), "-l", str(page), "-layout", str(path), "-"], check=True, capture_output=True, text=True
-        ).stdout
-        assert f"第 {page} 页 共 9 页" in text
-        assert slips[(page - 1) * 12].code_pretty in text
+    fonts = subprocess.run([_need("pdffonts"), str(path)], check=True, capture_output=True, text=True).stdout.splitlines()[2:]
+    assert len(fonts) == 2 and all(" yes yes yes " in line for line in fonts)
+    assert len(pdf) < 20 * 10_000
+
+
+def test_slip_sheet_title_in_footer_and_info(tmp_path):
+    """The document's title is the sheet's; the title prints in every footer, escaped."""
+    title = f"测评{HOSTILE_NAME}"
+    slips = make_slips(13)
+    pdf = slip_sheet_pdf(title, slips, vote_url_hint="http://h/v")
+    _check_sheet(pdf, slips, title, tmp_path)
+    path = tmp_path / "info.pdf"
+    path.write_bytes(pdf)
     info = subprocess.run([_need("pdfinfo"), str(path)], check=True, capture_output=True, text=True).stdout
-    assert f"{MEETING_TITLE} · 测评码" in info
-    decoded = _qr_texts(pdf, tmp_path)
-    assert [len(p) for p in decoded] == [12] * 8 + [4]
-    assert sorted(t for p in decoded for t in p) == sorted(s.url for s in slips)
+    assert f"{title} · 测评码" in info
 
 
-def test_slip_sheet_in_one_process_matches(tmp_path):
-    """The same sheet rendered in the calling process (workers=1) has the same pages and text."""
-    slips = make_slips(30)
-    seen: list[int] = []
-    one = slip_sheet_pdf(MEETING_TITLE, slips, vote_url_hint="http://h/v", workers=1, progress=lambda d, t: seen.append(d))
-    two = slip_sheet_pdf(MEETING_TITLE, slips, vote_url_hint="http://h/v", workers=2)
-    assert pdf_pages(one, tmp_path) == pdf_pages(two, tmp_path) == 3
-    assert squash(pdf_text(one, tmp_path)) == squash(pdf_text(two, tmp_path))
-    assert seen == sorted(seen) and seen[-1] == 30
+def test_empty_slip_sheet_is_one_page_with_its_footer(tmp_path):
+    seen: list[tuple[int, int]] = []
+    pdf = slip_sheet_pdf(MEETING_TITLE, [], vote_url_hint="http://h/v", progress=lambda d, t: seen.append((d, t)))
+    _check_sheet(pdf, [], MEETING_TITLE, tmp_path)
+    assert seen == [(0, 0)]
 
 
-def test_slip_sheet_without_worker_processes_renders_here(tmp_path, monkeypatch):
-    """Where worker processes cannot start (no /dev/shm, a sandbox), the runs are rendered in
-    the calling process, with the same progress."""
-    from app.services import render_pool
-
-    def unavailable():
-        raise OSError("no semaphores here")
-
-    monkeypatch.setattr(render_pool, "_context", unavailable)
-    seen: list[int] = []
-    pdf = slip_sheet_pdf(MEETING_TITLE, make_slips(40), vote_url_hint="http://h/v", workers=2, progress=lambda d, t: seen.append(d))
-    assert pdf_pages(pdf, tmp_path) == 4
-    assert seen == [12, 24, 36, 40]
-
-
-def test_slip_sheet_failure_in_a_worker_reaches_the_caller():
-    """A run that fails in a worker process fails the whole sheet with its error (here: a URL
-    too long for any QR code)."""
+def test_slip_sheet_too_long_url_fails():
+    """A URL too long for any QR code fails the sheet with qrcode's error."""
     slips = make_slips(36) + [SlipPrint("A", "X", "http://h/" + "x" * 3000)]
     with pytest.raises(ValueError, match="version"):
-        slip_sheet_pdf(MEETING_TITLE, slips, vote_url_hint="http://h/v", workers=2)
+        slip_sheet_pdf(MEETING_TITLE, slips, vote_url_hint="http://h/v")
 
 
-def test_qr_png_is_one_pixel_per_module_with_the_fixed_mask():
-    """B2: the PNG has one pixel per module (version 3 for a slip URL: 29 modules + 2 × 2 quiet
-    zone), black or white, so it stays tiny; the code uses mask pattern QR_MASK_PATTERN."""
-    from io import BytesIO
+def test_slip_sheet_code_outside_the_code_font_fails():
+    """Codes are stamped in the one font WeasyPrint chose for them; a code it cannot print
+    (never one of ours: codes are ASCII) fails loudly rather than printing wrong glyphs."""
+    slips = [SlipPrint("A", "码码-1234", "http://h/v/1")]
+    with pytest.raises(ValueError, match="font"):
+        slip_sheet_pdf(MEETING_TITLE, slips, vote_url_hint="http://h/v")
 
-    import qrcode.constants
-    import qrcode.util
+
+def test_qr_matrix_decodes_when_zxing_is_available():
+    """The QR code's modules are the slip's URL."""
+    zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp not installed")
     from PIL import Image
 
-    from app.services.documents import QR_MASK_PATTERN
+    from app.services.slip_sheet import qr_matrix
 
-    png = qr_png("http://192.168.1.20:8000/v/7K3M9QXW2ZRTH4D8PB")
-    with Image.open(BytesIO(png)) as image:
-        assert image.size == (33, 33) and image.mode == "L"
-        assert sorted(c for _, c in image.getcolors()) == [0, 255]
-        # Format information next to the top-left finder (row 8, columns 0–5 and 7, 8) carries
-        # the mask pattern, XOR-masked as ISO/IEC 18004 §7.9 prescribes.
-        pixels = image.load()
-        bits = [0 if pixels[2 + col, 2 + 8] else 1 for col in (0, 1, 2, 3, 4, 5, 7, 8)]
+    url = "http://192.168.1.20:8000/v/7K3M9QXW2ZRTH4D8PB"
+    matrix = qr_matrix(url)
+    image = Image.frombytes("L", (len(matrix), len(matrix)), bytes(0 if dark else 255 for row in matrix for dark in row))
+    image = image.resize((image.width * 4, image.height * 4), Image.NEAREST)
+    assert [r.text for r in zxingcpp.read_barcodes(image)] == [url]
+
+
+def test_qr_matrix_has_the_fixed_mask_and_a_quiet_zone():
+    """B2: a slip URL makes a version 3 code (29 modules) with a quiet zone of 2 modules, and
+    mask pattern QR_MASK_PATTERN; the version qr_matrix remembers per shape of data is the one
+    qrcode would fit."""
+    import qrcode.constants
+    import qrcode.util
+
+    from app.services.slip_sheet import QR_MASK_PATTERN, qr_matrix
+
+    matrix = qr_matrix("http://192.168.1.20:8000/v/7K3M9QXW2ZRTH4D8PB")
+    assert len(matrix) == 33 and all(len(row) == 33 for row in matrix)
+    assert not any(matrix[0]) and not any(matrix[1]) and not any(row[0] or row[1] for row in matrix)
+    # Format information next to the top-left finder (row 8, columns 0–5 and 7, 8) carries the
+    # mask pattern, XOR-masked as ISO/IEC 18004 §7.9 prescribes.
+    bits = [1 if matrix[2 + 8][2 + col] else 0 for col in (0, 1, 2, 3, 4, 5, 7, 8)]
     expected = qrcode.util.BCH_type_info((qrcode.constants.ERROR_CORRECT_M << 3) | QR_MASK_PATTERN)
     assert bits == [(expected >> (14 - i)) & 1 for i in range(8)]
-    assert len(png) < 400
+    # Longer data is another shape: it gets its own (bigger) version, not the one remembered.
+    assert len(qr_matrix("http://192.168.1.20:8000/v/" + "7K3M9QXW2ZRTH4D8PB" * 3)) > 33
+
+
+def test_qr_path_fills_each_run_of_dark_modules():
+    from app.services.slip_sheet import qr_path
+
+    assert qr_path([[False, True, True, False, True], [True] * 5]) == b"1 0 2 1 re\n4 0 1 1 re\n0 1 5 1 re\nf"

@@ -1,8 +1,8 @@
 """The slip sheet job (B2) under the production server: gunicorn, 2 worker processes, gthread.
 
-The job runs in the worker that started it (its pages in processes forked from a fork
-server); its page is polled over fresh connections, which the kernel hands to either worker:
-every answer must come from the state on disk, and the file must download from any worker.
+The job runs in a thread of the worker that started it; its page is polled over fresh
+connections, which the kernel hands to either worker: every answer must come from the state
+on disk, and the file must download from any worker.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def test_job_runs_then_offers_the_pdf(org, make_meeting, tmp_path, gate):
 
 
 def test_progress_only_moves_forward(org, make_meeting, tmp_path):
-    """B2: 100 slips (9 pages, rendered in runs by worker processes): the progress the page
+    """B2: 100 slips (9 pages): the progress the page
     polls never goes back and ends at 100 of 100; the PDF has 9 pages."""
     meeting = make_meeting(slips={"A": 40, "B": 30, "C": 30})
     response, page, seen = follow_slip_job(org.client, f"/organizer/meetings/{meeting.id}/slips.pdf")
