@@ -70,3 +70,24 @@ def test_upgrading_a_meeting_in_progress_keeps_every_row(fresh_database, tmp_pat
     assert counts == {t: 1 for t in TABLES}
     assert len(token) >= 24 and mode == "hidden"
     assert (principal, order) == (60, "score")
+
+
+def test_migrations_build_the_schema_the_models_describe(fresh_database, tmp_path):
+    """The models and the migrations agree: nothing autogenerate would add or drop (a model
+    change without its migration, or the reverse, fails here)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from flask_migrate import upgrade
+
+    url, schema = fresh_database
+    config = _make_config(url, str(tmp_path))
+    if schema:
+        config.SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"options": f"-csearch_path={schema}"}}
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        db.session.remove()
+        db.engine.dispose()
+    assert differences == []

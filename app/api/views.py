@@ -86,8 +86,7 @@ def cast(code: str, round_id: int):
             return jsonify(error="同一候选不能重复选择", reason="invalid_ballot"), 422
         marks[str(chosen)] = 0
     try:
-        slip = voting.resolve(code, address=client_address())
-        receipt = voting.cast(slip, round_id, marks, body.get("items") or None)
+        receipt = voting.cast_code(code, round_id, marks, body.get("items") or None, address=client_address())
     except voting.VotingError as error:
         return _error(error)
     return jsonify(status="cast", message="投票成功", receipt=receipt), 201

@@ -25,13 +25,17 @@ class Ballot(db.Model):
 
 
 class BallotMark(db.Model):
-    """One mark on a ballot: a level for a target. An unmarked target is an abstention (R13)."""
+    """One mark on a ballot: a level for a target. An unmarked target is an abstention (R13).
+
+    No index on ``target_id`` alone: the counts reach marks through their ballots (the primary
+    key's prefix), and such an index put each of a ballot's marks in a different random place,
+    which doubled the cost of writing ballots as a meeting grew (migration 0007)."""
 
     __tablename__ = "ballot_mark"
     __table_args__ = {"sqlite_with_rowid": False}
 
     ballot_id: Mapped[str] = mapped_column(ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True)
-    target_id: Mapped[int] = mapped_column(ForeignKey("target.id", ondelete="CASCADE"), primary_key=True, index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("target.id", ondelete="CASCADE"), primary_key=True)
     level: Mapped[int] = mapped_column(SmallInteger)
 
 

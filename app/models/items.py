@@ -42,12 +42,13 @@ class BallotItem(db.Model):
 
 class BallotItemMark(db.Model):
     """A ballot's answer to one item for one target: a level 0–3 for a dimension, 0 for a
-    ticked 逆向测评 option or the chosen 使用意向. Anonymous like ``ballot_mark`` (R23)."""
+    ticked 逆向测评 option or the chosen 使用意向. Anonymous like ``ballot_mark`` (R23), and
+    like it without a secondary index (migration 0007)."""
 
     __tablename__ = "ballot_item_mark"
     __table_args__ = {"sqlite_with_rowid": False}
 
     ballot_id: Mapped[str] = mapped_column(ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("target.id", ondelete="CASCADE"), primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("ballot_item.id", ondelete="CASCADE"), primary_key=True, index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("ballot_item.id", ondelete="CASCADE"), primary_key=True)
     level: Mapped[int] = mapped_column(SmallInteger, default=0)

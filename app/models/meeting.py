@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from fractions import Fraction
@@ -171,6 +172,34 @@ ROUND_STATE_LABELS = {
 }
 
 
+def round_state(opened_dt: datetime | None, closed_dt: datetime | None, published_dt: datetime | None) -> RoundState:
+    """A round's state from its timestamps (the one place that says how)."""
+    if published_dt:
+        return RoundState.PUBLISHED
+    if closed_dt:
+        return RoundState.CLOSED
+    if opened_dt:
+        return RoundState.OPEN
+    return RoundState.DRAFT
+
+
+@dataclass(frozen=True)
+class RoundRef:
+    """The columns of a round that a cast checks, read with plain SQL on the cast's hot path
+    (services.voting.cast_code); what else a cast needs of the round comes from the cached
+    ballot (services.items.ballot_spec)."""
+
+    id: int
+    meeting_id: int
+    opened_dt: datetime | None
+    closed_dt: datetime | None
+    published_dt: datetime | None
+
+    @property
+    def state(self) -> RoundState:
+        return round_state(self.opened_dt, self.closed_dt, self.published_dt)
+
+
 class Round(db.Model):
     """A round (轮次). Its state is derived from timestamps. Its turnout is the number of its
     ``slip_use`` rows (services.live.turnout); no counter is kept, because bumping one in every
@@ -224,13 +253,7 @@ class Round(db.Model):
 
     @property
     def state(self) -> RoundState:
-        if self.published_dt:
-            return RoundState.PUBLISHED
-        if self.closed_dt:
-            return RoundState.CLOSED
-        if self.opened_dt:
-            return RoundState.OPEN
-        return RoundState.DRAFT
+        return round_state(self.opened_dt, self.closed_dt, self.published_dt)
 
     @property
     def state_label(self) -> str:

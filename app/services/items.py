@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from ..core.scales import KIND_LABELS, PERSON, TEAM, level_labels, plain_number
 from ..extensions import db
-from ..models import DIMENSION, INTENT, REVERSE, BallotItem, Round, RoundState, RoundTarget, StateError, Target
+from ..models import DIMENSION, INTENT, REVERSE, BallotItem, Round, RoundRef, RoundState, RoundTarget, StateError, Target
 from . import audit
 
 LABEL_MAX = 50
@@ -115,7 +115,7 @@ _CACHE: dict[tuple[str, int, object], BallotSpec] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def ballot_spec(round_: Round) -> BallotSpec:
+def ballot_spec(round_: Round | RoundRef) -> BallotSpec:
     """The round's ballot as plain data. Cached once the round has opened (its ballot can no
     longer change): keyed by the database, the round and its opening time to the microsecond,
     so a round reopened after a rehearsal purge is read afresh."""
@@ -125,6 +125,8 @@ def ballot_spec(round_: Round) -> BallotSpec:
         found = _CACHE.get(key)
         if found is not None:
             return found
+    if not isinstance(round_, Round):  # the cast's plain row: the whole round, once per round
+        round_ = db.session.get(Round, round_.id)
     target_kinds = dict(
         db.session.execute(
             select(RoundTarget.target_id, Target.kind).join(Target, Target.id == RoundTarget.target_id).where(RoundTarget.round_id == round_.id)
