@@ -63,8 +63,9 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     app.config["SECRET_KEY"] = _secret_key(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = config_class.database_url(app.instance_path)
     # Enough connections for a worker's threads (16) plus the one writing a batch of ballots
-    # (services.group_commit), so that no cast waits for a connection.
-    pool = {"pool_size": 20, "max_overflow": 5, "pool_timeout": 30}
+    # (services.group_commit), so that no cast waits for a connection. Errors and logs never
+    # show a statement's parameters: a cast's are a slip and a ballot's contents (R23).
+    pool = {"pool_size": 20, "max_overflow": 5, "pool_timeout": 30, "hide_parameters": True}
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = pool  # a file cannot go stale: no pre-ping
     else:

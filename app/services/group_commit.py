@@ -27,7 +27,9 @@ Each cast keeps the guarantees of a ballot written alone (services.voting):
   so a close waits for the batch to commit, and a batch after a close sees it;
 - a refused cast (already voted, round closed) is refused alone; the others of its batch are
   written. An unexpected failure (a full disk) rolls the whole batch back and every caster of
-  it is told to submit again — nothing of it was written, so no slip was consumed.
+  it is told to submit again: nothing of it was written, so no slip was consumed. (Should the
+  connection break during COMMIT itself, the database may have committed after all: then the
+  resubmitted cast hears 此码本轮已投票, and its receipt was shown to nobody — counted, and safe.)
 
 Rows are written sorted by key within a batch, not in arrival order, and nothing else about a
 batch is stored (R23).
@@ -67,8 +69,8 @@ class Cast:
 
 
 #: The most casts one transaction writes. A cast waits for the batch being written and then
-#: its own, so a bound on the batch is a bound on that wait; 32 is two workers' worth of
-#: threads (docs/deploy.md), the largest batch the burst benchmark saw without a bound.
+#: its own, so a bound on the batch is a bound on that wait. With production's 16 threads per
+#: worker (docs/deploy.md) a batch never reaches it; it holds should the threads be raised.
 MAX_BATCH = 32
 #: Attempts to give a batch's receipts codes unused in their round (a code drawn twice).
 RECEIPT_DRAWS = 5
@@ -132,11 +134,14 @@ class GroupCommit:
                     self._insert(conn, accepted)
                     self._store_receipts(conn, accepted)
                 conn.commit()
-        except Exception:  # noqa: BLE001 — every caster of the batch must hear of it
-            log.exception("group commit of %d ballots failed; none was written", len(batch))
+        except BaseException as error:  # every caster of the batch must hear of it, whatever it was
             retry = self._errors[2]
             for job in batch:
                 job.error = retry()
+            if not isinstance(error, Exception):  # a worker being stopped: let it stop
+                raise
+            # The type only: the statement's parameters are ballot contents (R23).
+            log.error("group commit of %d ballots failed, none was written: %s", len(batch), type(error).__name__)
 
     def _claim(self, conn, batch: list[Cast]) -> list[Cast]:
         """The casts of ``batch`` that may be written, each other one given its refusal."""

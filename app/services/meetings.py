@@ -340,7 +340,7 @@ def close_round(round_: Round, actor: str) -> None:
     _commit_transition(
         round_, Round.opened_dt.isnot(None) & Round.closed_dt.is_(None), {"closed_dt": round_.closed_dt}, actor, "round.close"
     )
-    secrecy.erase_arrival_order()
+    secrecy.erase_arrival_order(round_.id)
 
 
 def publish_round(round_: Round, actor: str, *, show_on_phones: bool = False) -> None:

@@ -203,9 +203,14 @@ def _read_layout(pages: Sequence[Any], plan: _Plan) -> _Layout:
     """The holes of the parts WeasyPrint laid out (their pages in the order of the template)."""
     from weasyprint.formatting_structure.boxes import BlockBox, TextBox
 
+    if len(pages) != len(plan.categories) + len(plan.digit_counts) + 2:
+        raise ValueError(f"the slip sheet's parts took {len(pages)} pages, not one each")
     slips = {}
     for category, page in zip(plan.categories, pages):
         qr, code, text = _first(page, "qr", BlockBox), _first(page, "code", BlockBox), _first(page, "code", TextBox)
+        slip = _first(page, "slip", BlockBox)
+        if code.position_y + code.margin_height() > slip.position_y + slip.margin_height():
+            raise ValueError(f"the QR code and the code do not fit in the slip of category {category!r}")
         slips[category] = _SlipHoles(
             qr_x=qr.content_box_x(),
             qr_y=qr.content_box_y(),
@@ -217,6 +222,8 @@ def _read_layout(pages: Sequence[Any], plan: _Plan) -> _Layout:
     numbers = {}
     for digits, page in zip(plan.digit_counts, pages[len(plan.categories) :]):
         text = _first(page, "page-number", TextBox)
+        if text.position_x + text.width > page.width:
+            raise ValueError("the page number falls off the page")
         numbers[digits] = _NumberHole(
             x=text.position_x, width=text.width, baseline=text.position_y + text.baseline, color=_rgb(text)
         )

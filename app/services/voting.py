@@ -357,9 +357,14 @@ def cast_code(text: str, round_id: int, marks: Mapping, items: Mapping | None = 
     """
     digest = _digest(text, address)
     limit = ratelimit.check(ratelimit.CODE_FAILURES, address)
-    row = db.session.execute(
-        _CAST_LOOKUP, {"digest": digest, "key": limit.key, "window": limit.window, "round_id": round_id}
-    ).one()
+    # Outside the session, in autocommit: one statement is its own snapshot, and PostgreSQL is
+    # spared the BEGIN and COMMIT round trips of a transaction around it.
+    with db.engine.connect() as conn:
+        row = (
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            .execute(_CAST_LOOKUP, {"digest": digest, "key": limit.key, "window": limit.window, "round_id": round_id})
+            .one()
+        )
     _refuse_if_limited(limit.wait(row.failures))
     slip = _usable(None if row.slip_id is None else SlipRef(row.slip_id, row.slip_meeting_id, row.category_id, row.voided_dt), address)
     found = None if row.round_id is None else RoundRef(row.round_id, row.round_meeting_id, row.opened_dt, row.closed_dt, row.published_dt)

@@ -336,6 +336,26 @@ def test_slip_sheet_title_in_footer_and_info(tmp_path):
     assert f"{title} · 测评码" in info
 
 
+def test_slip_sheet_with_the_longest_names_keeps_codes_and_page_numbers_in_place(tmp_path):
+    """The longest category name (100 characters) and meeting title (200) the forms accept:
+    the category is cut to two lines and the title in the footer is cut short, so every QR
+    code and code stays in its own slot and every page number on its page (a review found
+    the QR code pushed across the cut line, and the number off the page)."""
+    from app.services.slip_sheet import GEOMETRY as g
+
+    slips = [SlipPrint("Z " + "很长的类别名称啊" * 12 + "类别", s.code_pretty, s.url) for s in make_slips(13)]
+    title = "2026年度" + "领导班子和领导干部民主测评大会" * 13
+    pdf = slip_sheet_pdf(title, slips, vote_url_hint="http://192.168.1.20:8000/v")
+    words, qrs = _words(pdf, tmp_path), _qr_by_slot(pdf, tmp_path)
+    for number, page_slips in ((1, slips[:12]), (2, slips[12:])):
+        assert qrs[number - 1] == {slot: slip.url for slot, slip in enumerate(page_slips)}, f"page {number}"
+        for slot, slip in enumerate(page_slips):
+            assert [w for w in words[number - 1] if w[4] == slip.code_pretty and _slot(w[0], w[1]) == slot]
+        footer = sorted((w for w in words[number - 1] if _slot(w[0], w[1]) is None), key=lambda w: w[0])
+        assert [w[4] for w in footer[-6:]] == ["第", str(number), "页", "共", "2", "页"]
+        assert footer[-5][2] < g.page_width * _MM  # the page number's right edge
+
+
 def test_empty_slip_sheet_is_one_page_with_its_footer(tmp_path):
     seen: list[tuple[int, int]] = []
     pdf = slip_sheet_pdf(MEETING_TITLE, [], vote_url_hint="http://h/v", progress=lambda d, t: seen.append((d, t)))

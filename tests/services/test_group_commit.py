@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -110,3 +111,30 @@ def test_concurrent_casts_share_commits_and_all_arrive(app, make_meeting, codes_
     assert len(results) == 60 and len(set(results)) == 60  # 60 receipts, all different
     assert sum(batches) == 60 and len(batches) < 60
     assert count(Ballot) == 60 and live.turnout(meeting.id)[round_id] == 60
+
+
+def test_a_batch_stopped_midway_acknowledges_none_of_its_casts(make_meeting, codes_of, monkeypatch):
+    """A worker stopped mid-batch (SystemExit, KeyboardInterrupt: not an Exception) rolls the
+    batch back; no caster of it may hear "投票成功" (a review found the others would have)."""
+
+    class Stopped(BaseException):
+        pass
+
+    meeting = make_meeting(open=True)
+    round_ = meeting.rounds[0]
+    slips = [voting.resolve(code) for code in codes_of(meeting)[:3]]
+
+    def stopped(conn, accepted):
+        raise Stopped()
+
+    monkeypatch.setattr(group_commit.GroupCommit, "_insert", staticmethod(stopped))
+    batch = [_job(s, round_.id, round_.targets[0].id) for s in slips]
+    with pytest.raises(Stopped):
+        voting._GROUP._write(batch)
+    assert all(isinstance(job.error, voting.VotingError) and job.error.status == 503 for job in batch)
+    assert count(SlipUse) == 0 and count(Ballot) == 0
+
+
+def test_errors_and_logs_never_show_ballot_contents(app):
+    """R23: a failed statement's message would carry its parameters (slips, marks)."""
+    assert db.engine.hide_parameters

@@ -244,7 +244,8 @@ def test_stored_data_does_not_pair_uses_with_ballots(app, make_meeting, codes_of
 
 def test_closing_erases_arrival_order_from_storage(app, make_meeting, codes_of):
     """R23: after the close, ballots sit in random-id order and slip uses in slip order, also
-    physically (PostgreSQL ctid); on SQLite the WAL is emptied."""
+    physically (PostgreSQL ctid), and no transaction id pairs them (xmin); on SQLite the WAL
+    is emptied."""
     meeting = make_meeting(open=True)
     round_ = meeting.rounds[0]
     all_codes = codes_of(meeting)
@@ -260,6 +261,17 @@ def test_closing_erases_arrival_order_from_storage(app, make_meeting, codes_of):
         assert marks == sorted(marks)
         receipts = list(db.session.scalars(db.text("SELECT code FROM receipt ORDER BY ctid")))
         assert len(receipts) == 25 and receipts == sorted(receipts)
+        # Each cast was a batch of its own: its rows shared a transaction id (xmin), which
+        # would pair slip and ballot. After the close they all carry the close's.
+        writers = set(
+            db.session.scalars(
+                db.text(
+                    "SELECT xmin::text FROM slip_use UNION SELECT xmin::text FROM ballot "
+                    "UNION SELECT xmin::text FROM ballot_mark UNION SELECT xmin::text FROM receipt"
+                )
+            )
+        )
+        assert len(writers) == 1, writers
     else:
         import os
 
