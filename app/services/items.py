@@ -9,6 +9,7 @@ change), which saves the hot path two queries per ballot.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass
@@ -105,6 +106,15 @@ class BallotSpec:
 
     def items_for(self, kind: str) -> KindItems:
         return self.kinds.get(kind) or KindItems(kind)
+
+    @functools.cached_property
+    def target_keys(self) -> dict[int | str, int]:
+        """Target id → itself, and its decimal string → it: how a ballot names its targets
+        (JSON object keys are strings), looked up in one step (services.voting)."""
+        keys: dict[int | str, int] = {}
+        for target_id in self.target_kinds:
+            keys[target_id] = keys[str(target_id)] = target_id
+        return keys
 
     @property
     def has_items(self) -> bool:

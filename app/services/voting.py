@@ -252,13 +252,26 @@ def check_ballot(round_: Round, marks: Mapping, items: Mapping | None = None, *,
 
 
 def _on_ballot(spec, raw_target) -> int:
+    # The common forms ("12", 12) in one look-up; only int and str may match (True == 1 and
+    # 12.0 == 12 as dictionary keys), anything else takes the careful path.
+    if type(raw_target) in (int, str):
+        found = spec.target_keys.get(raw_target)
+        if found is not None:
+            return found
     target_id = _as_int(raw_target)
     if target_id is None or target_id not in spec.target_kinds:
         raise InvalidBallot("选票上没有这个测评对象，请刷新页面后重新填写")
     return target_id
 
 
+_LEVELS = {**{level: level for level in range(LEVEL_COUNT)}, **{str(level): level for level in range(LEVEL_COUNT)}}
+
+
 def _level(raw, levels: int = LEVEL_COUNT) -> int:
+    if type(raw) in (int, str):  # as in _on_ballot: never a bool or a float
+        found = _LEVELS.get(raw)
+        if found is not None and found < levels:
+            return found
     level = _as_int(raw)
     if level is None or not 0 <= level < levels:
         raise InvalidBallot("评价等次不正确，请刷新页面后重新填写")

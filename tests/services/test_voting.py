@@ -52,6 +52,11 @@ def test_second_cast_says_already_voted_and_changes_nothing(make_meeting, codes_
         ({"first": -1}, "评价等次不正确"),
         ({"first": "好"}, "评价等次不正确"),
         ({"first": True}, "评价等次不正确"),
+        ({"first": False}, "评价等次不正确"),  # False == 0 as a dictionary key: never a level
+        ({"first": 1.0}, "评价等次不正确"),  # 1.0 == 1 likewise
+        ({"first": "1.0"}, "评价等次不正确"),
+        ({"first-as-float": 0}, "选票上没有这个测评对象"),
+        ({"first-as-bool": 0}, "选票上没有这个测评对象"),
         ([1, 2], "选票格式不正确"),
     ],
 )
@@ -59,13 +64,24 @@ def test_invalid_ballot_is_refused_and_consumes_nothing(make_meeting, codes_of, 
     meeting = make_meeting(open=True)
     round_ = meeting.rounds[0]
     if isinstance(marks, dict):
-        marks = {round_.targets[0].id if k == "first" else k: v for k, v in marks.items()}
+        first = round_.targets[0].id
+        keys = {"first": first, "first-as-float": float(first), "first-as-bool": bool(first) if first == 1 else 1.5}
+        marks = {keys.get(k, k): v for k, v in marks.items()}
     slip = voting.resolve(codes_of(meeting)[0])
     with pytest.raises(voting.InvalidBallot, match=error):
         voting.cast(slip, round_.id, marks)
     assert counts() == (0, 0, 0)
     voting.cast(slip, round_.id, {})  # the slip is still good: an empty ballot is valid
     assert counts() == (1, 1, 0)
+
+
+def test_targets_and_levels_as_ints_strings_or_padded_strings(make_meeting, codes_of):
+    """The fast look-ups (services.voting._on_ballot, _level) and the careful path agree."""
+    meeting = make_meeting(open=True)
+    round_ = meeting.rounds[0]
+    a, b, c = (t.id for t in round_.targets[:3])
+    checked = voting.check_ballot(round_, {a: 0, str(b): "3", f" {c} ": " 2 "})
+    assert checked.marks == {a: 0, b: 3, c: 2}
 
 
 def test_closed_and_draft_rounds_refuse_and_consume_nothing(make_meeting, codes_of):
