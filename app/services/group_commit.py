@@ -26,8 +26,10 @@ Each cast keeps the guarantees of a ballot written alone (services.voting):
   a shared row lock (``FOR SHARE`` on PostgreSQL; on SQLite the write lock excludes a close),
   so a close waits for the batch to commit, and a batch after a close sees it;
 - a refused cast (already voted, round closed) is refused alone; the others of its batch are
-  written. An unexpected failure (a full disk) rolls the whole batch back and every caster of
-  it is told to submit again: nothing of it was written, so no slip was consumed. (Should the
+  written. An unexpected failure rolls the whole batch back, and then each of its casts is
+  written alone, so that one cast that cannot be written does not take the others with it.
+  A cast that fails alone too (a full disk fails them all) is told to submit again: nothing of
+  it was written, so no slip was consumed. (Should the
   connection break during COMMIT itself, the database may have committed after all: then the
   resubmitted cast hears 此码本轮已投票, and its receipt was shown to nobody — counted, and safe.)
 
@@ -142,6 +144,12 @@ class GroupCommit:
                 raise
             # The type only: the statement's parameters are ballot contents (R23).
             log.error("group commit of %d ballots failed, none was written: %s", len(batch), type(error).__name__)
+            if len(batch) > 1:
+                # One cast that cannot be written must not fail the others with it: each is
+                # written alone (what the failed attempt decided for it is void).
+                for job in batch:
+                    job.error = None
+                    self._write([job])
 
     def _claim(self, conn, batch: list[Cast]) -> list[Cast]:
         """The casts of ``batch`` that may be written, each other one given its refusal."""

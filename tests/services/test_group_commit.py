@@ -138,3 +138,27 @@ def test_a_batch_stopped_midway_acknowledges_none_of_its_casts(make_meeting, cod
 def test_errors_and_logs_never_show_ballot_contents(app):
     """R23: a failed statement's message would carry its parameters (slips, marks)."""
     assert db.engine.hide_parameters
+
+
+def test_one_cast_that_cannot_be_written_does_not_fail_its_batch(make_meeting, codes_of, monkeypatch):
+    """A failure in a batch voids it; each cast is then written alone, so only the cast that
+    fails alone too is asked to submit again (a review's suggestion)."""
+    meeting = make_meeting(open=True)
+    round_ = meeting.rounds[0]
+    slips = [voting.resolve(code) for code in codes_of(meeting)[:3]]
+    batch = [_job(s, round_.id, round_.targets[0].id) for s in slips]
+    bad = batch[1].ballot_id
+    real_insert = group_commit.GroupCommit._insert
+
+    def fails_with_the_bad_one(conn, accepted):
+        if any(job.ballot_id == bad for job in accepted):
+            raise OSError("cannot write this one")
+        real_insert(conn, accepted)
+
+    monkeypatch.setattr(group_commit.GroupCommit, "_insert", staticmethod(fails_with_the_bad_one))
+    voting._GROUP._write(batch)
+    assert [job.error is None for job in batch] == [True, False, True]
+    assert isinstance(batch[1].error, voting.VotingError) and batch[1].error.status == 503
+    assert count(SlipUse) == 2 and count(Ballot) == 2 and count(Receipt) == 2
+    stored = set(db.session.scalars(select(SlipUse.slip_id)))
+    assert stored == {slips[0].id, slips[2].id}  # the bad cast's slip is still unused
