@@ -45,14 +45,19 @@ def fresh_database(tmp_path):
     engine.dispose()
 
 
-def test_upgrading_a_meeting_in_progress_keeps_every_row(fresh_database, tmp_path):
-    from flask_migrate import upgrade
-
+def _app_on(fresh_database, tmp_path):
+    """The application on the empty database of ``fresh_database``, nothing migrated yet."""
     url, schema = fresh_database
     config = _make_config(url, str(tmp_path))
     if schema:
         config.SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"options": f"-csearch_path={schema}"}}
-    app = create_app(config)
+    return create_app(config)
+
+
+def test_upgrading_a_meeting_in_progress_keeps_every_row(fresh_database, tmp_path):
+    from flask_migrate import upgrade
+
+    app = _app_on(fresh_database, tmp_path)
     with app.app_context():
         upgrade(revision=FIRST)
         with db.engine.begin() as conn:
@@ -79,11 +84,7 @@ def test_migrations_build_the_schema_the_models_describe(fresh_database, tmp_pat
     from alembic.migration import MigrationContext
     from flask_migrate import upgrade
 
-    url, schema = fresh_database
-    config = _make_config(url, str(tmp_path))
-    if schema:
-        config.SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"options": f"-csearch_path={schema}"}}
-    app = create_app(config)
+    app = _app_on(fresh_database, tmp_path)
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:

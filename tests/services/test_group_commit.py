@@ -162,3 +162,14 @@ def test_one_cast_that_cannot_be_written_does_not_fail_its_batch(make_meeting, c
     assert count(SlipUse) == 2 and count(Ballot) == 2 and count(Receipt) == 2
     stored = set(db.session.scalars(select(SlipUse.slip_id)))
     assert stored == {slips[0].id, slips[2].id}  # the bad cast's slip is still unused
+
+
+def test_bulk_inserts_refuse_values_that_would_skip_their_column_type(app):
+    """app/bulk.py sends rows as JSON, past SQLAlchemy's types: a Decimal is refused, not
+    silently converted."""
+    from decimal import Decimal
+
+    from app.bulk import insert_many
+
+    with db.engine.connect() as conn, pytest.raises(TypeError, match="Decimal"):
+        insert_many(conn, Receipt.__table__, [{"round_id": Decimal(1), "code": "AAAA2222"}])
