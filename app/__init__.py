@@ -66,10 +66,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     # (services.group_commit), so that no cast waits for a connection. Errors and logs never
     # show a statement's parameters: a cast's are a slip and a ballot's contents (R23).
     pool = {"pool_size": 20, "max_overflow": 5, "pool_timeout": 30, "hide_parameters": True}
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = pool  # a file cannot go stale: no pre-ping
-    else:
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], **pool}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], **pool}
 
     proxies = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
     if proxies:
@@ -80,6 +77,11 @@ def create_app(config_class: type[Config] = Config) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     db.init_app(app)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # a file cannot go stale
+        from .pool import ping_when_idle
+
+        with app.app_context():
+            ping_when_idle(db.engine, app.config["DB_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
     compress.init_app(app)

@@ -34,7 +34,9 @@ class Config:
     #: organizer reached the server on (the LAN address in a hall).
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
     SQLALCHEMY_DATABASE_URI: str | None = None  # filled in by create_app from the instance path
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    #: A pooled database connection unused for longer is checked before use (app/pool.py).
+    DB_PING_IDLE_SECONDS = 1.0
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE") == "1"

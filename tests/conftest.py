@@ -42,7 +42,7 @@ def _make_config(url: str, instance: str) -> type[TestConfig]:
     class _Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = url
         if url.startswith("postgresql"):
-            SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "connect_args": {"options": f"-csearch_path={PG_SCHEMA}"}}
+            SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"options": f"-csearch_path={PG_SCHEMA}"}}
 
     os.environ["CEPING_INSTANCE_PATH"] = instance
     return _Config
