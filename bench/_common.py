@@ -6,6 +6,7 @@ import datetime
 import os
 import platform
 import subprocess
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "docs", "performance.md")
@@ -20,6 +21,18 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {mem:.0f} GiB, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
+def speed_probe_ms() -> float:
+    """How long a fixed pure-Python loop takes now, in ms (lower is faster).
+
+    This machine is shared, and its speed moves by ±40% from minute to minute: the probe,
+    taken when a result is recorded, says which kind of minute the figures come from."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i * i
+    return (time.perf_counter() - start) * 1000
+
+
 def commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
@@ -30,7 +43,7 @@ def commit() -> str:
 def record(section: str, lines: list[str]) -> None:
     """Append a dated section to docs/performance.md and echo it."""
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    text = [f"\n### {section} — {stamp}, commit {commit()}", f"Machine: {machine()}", ""] + lines + [""]
+    text = [f"\n### {section} — {stamp}, commit {commit()}", f"Machine: {machine()}; speed probe {speed_probe_ms():.0f} ms", ""] + lines + [""]
     print("\n".join(text))
     if os.environ.get("BENCH_NO_RECORD") != "1":
         with open(RESULTS, "a", encoding="utf-8") as fh:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import weakref
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -121,7 +122,9 @@ class BallotSpec:
         return any(not k.is_plain for k in self.kinds.values())
 
 
-_CACHE: dict[tuple[str, int, object], BallotSpec] = {}
+#: Per database engine (weakly: a test's app and its engine go away), the specs of opened
+#: rounds, keyed by the round and its opening time.
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
@@ -129,10 +132,10 @@ def ballot_spec(round_: Round | RoundRef) -> BallotSpec:
     """The round's ballot as plain data. Cached once the round has opened (its ballot can no
     longer change): keyed by the database, the round and its opening time to the microsecond,
     so a round reopened after a rehearsal purge is read afresh."""
-    key = (str(db.engine.url), round_.id, round_.opened_dt)
+    key = (round_.id, round_.opened_dt)
     cacheable = round_.opened_dt is not None
     if cacheable:
-        found = _CACHE.get(key)
+        found = _CACHE.get(db.engine, {}).get(key)
         if found is not None:
             return found
     if not isinstance(round_, Round):  # the cast's plain row: the whole round, once per round
@@ -165,9 +168,10 @@ def ballot_spec(round_: Round | RoundRef) -> BallotSpec:
     )
     if cacheable:
         with _CACHE_LOCK:
-            if len(_CACHE) > 256:  # a process sees few rounds; never grow without bound
-                _CACHE.clear()
-            _CACHE[key] = spec
+            specs = _CACHE.setdefault(db.engine, {})
+            if len(specs) > 256:  # a process sees few rounds; never grow without bound
+                specs.clear()
+            specs[key] = spec
     return spec
 
 

@@ -393,7 +393,9 @@ def _cast(slip, round_, marks: Mapping, items: Mapping | None, *, is_paper: bool
     # End the read transaction of the checks above (after reading the ids: the commit expires
     # ORM objects, and reading one again would take a connection back): the batch is written
     # on a connection of its own, and this one goes back to the pool while the caster waits.
-    db.session.commit()
+    # ``cast_code`` reads outside the session, which then has nothing to end.
+    if db.session().in_transaction():
+        db.session.commit()
     _GROUP.submit(job)
     return job.receipt
 
