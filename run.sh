@@ -59,7 +59,7 @@ cmd_demo() {
   echo "（手机须与本机连在同一 Wi-Fi；二维码地址可用 PUBLIC_BASE_URL=http://地址:端口 指定）"
   echo
   say "Serving on port $PORT (Ctrl-C to stop)"
-  exec "$VENV/bin/gunicorn" --no-control-socket -w 2 -k gthread --threads 16 -b "0.0.0.0:$PORT" wsgi:app
+  exec "$VENV/bin/gunicorn" -c gunicorn.conf.py -b "0.0.0.0:$PORT" wsgi:app
 }
 
 postgres_url() {

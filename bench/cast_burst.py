@@ -1,5 +1,6 @@
-"""Benchmark: a burst of ballots through the JSON API against gunicorn (2 workers × 16
-threads, gthread), as documented for production in docs/deploy.md.
+"""Benchmark: a burst of ballots through the JSON API against gunicorn as documented for
+production in docs/deploy.md (gunicorn.conf.py: 2 workers × 16 threads, gthread, at most 24
+connections per worker).
 
     .venv/bin/python bench/cast_burst.py [--db sqlite|postgresql] [--slips 1000] [--targets 30] [--clients 1,16,64] [--repeat 3]
 
@@ -196,13 +197,23 @@ def burst(
     return seconds, latencies, errors
 
 
+#: Environment variables that override gunicorn.conf.py's shape, to try others.
+SHAPE = (("BENCH_WORKERS", "-w"), ("BENCH_THREADS", "--threads"), ("BENCH_CONNECTIONS", "--worker-connections"))
+
+
+def server_description() -> str:
+    overrides = ", ".join(f"{flag} {os.environ[variable]}" for variable, flag in SHAPE if os.environ.get(variable))
+    return "gunicorn.conf.py (2 workers × 16 threads, gthread, 24 connections per worker)" + (f" overridden by {overrides}" if overrides else "")
+
+
 def start_server(url: str, instance: str, extra_env: dict | None = None, app: str = "wsgi:app") -> tuple[int, subprocess.Popen]:
-    """gunicorn as docs/deploy.md runs it (2 workers × 16 threads, gthread), once booted;
-    BENCH_WORKERS / BENCH_THREADS try other shapes."""
+    """gunicorn as docs/deploy.md runs it (gunicorn.conf.py), once booted; BENCH_WORKERS,
+    BENCH_THREADS and BENCH_CONNECTIONS try other shapes."""
     port = free_port()
+    shape = [option for variable, flag in SHAPE if os.environ.get(variable) for option in (flag, os.environ[variable])]
     env = dict(os.environ, SECRET_KEY=SECRET, DATABASE_URL=url, CEPING_INSTANCE_PATH=instance, **(extra_env or {}))
     server = subprocess.Popen(
-        [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--no-control-socket", "-w", os.environ.get("BENCH_WORKERS", "2"), "-k", "gthread", "--threads", os.environ.get("BENCH_THREADS", "16"),
+        [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "-c", "gunicorn.conf.py", *shape,
          "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--graceful-timeout", "2", app],
         cwd=ROOT, env=env,
     )
@@ -359,7 +370,7 @@ def main() -> None:
     with serving(url, instance, cleanup=False) as port:
         lines = [
             f"{args.slips} ballots × {args.targets} targets per burst, JSON API, a fresh connection per ballot, "
-            f"gunicorn 2 workers × 16 threads (gthread), {args.db}; {args.repeat} bursts per level (each a fresh round): "
+            f"{server_description()}, {args.db}; {args.repeat} bursts per level (each a fresh round): "
             "the median burst, and the spread of all",
             "",
             "| clients | ballots/s | p50 ms | p95 ms | p99 ms | max ms | errors (all bursts) | ballots/s spread | p99 spread "

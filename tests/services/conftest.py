@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """gunicorn serving the test database as docs/deploy.md runs it (2 workers, gthread), in
+    """gunicorn serving the test database as docs/deploy.md runs it (gunicorn.conf.py), in
     a process group of its own so that a test can kill it like a power cut would."""
 
     def __init__(self, app, instance: str):
@@ -50,7 +50,7 @@ class Gunicorn:
             LIVE_STREAM_SECONDS="20",
         )
         self.process = subprocess.Popen(
-            [GUNICORN, "--no-control-socket", "-w", "2", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{self.port}",
+            [GUNICORN, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}",
              "--log-level", "warning", "--graceful-timeout", "2", "wsgi:app"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
