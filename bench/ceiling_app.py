@@ -1,5 +1,5 @@
 """B1's ceiling: a bare Flask endpoint that inserts one row through Flask-SQLAlchemy, served
-exactly like the product (gunicorn 2 × 16 gthread, SQLite WAL with synchronous=FULL, or
+exactly like the product (gunicorn.conf.py, SQLite WAL with synchronous=FULL, or
 PostgreSQL). Same URL shape as the cast endpoint so the burst harness drives both."""
 
 from __future__ import annotations

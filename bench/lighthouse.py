@@ -42,7 +42,7 @@ def main() -> None:
         for with_items in (False, True):
             codes[with_items] = open_ballot(30, with_items)
     lines = [
-        "Lighthouse 12, mobile form factor (its default throttling), Debian chromium, gunicorn 2 × 16, SQLite",
+        "Lighthouse 12, mobile form factor (its default throttling), Debian chromium, gunicorn.conf.py, SQLite",
         "",
         "| ballot | performance | accessibility | best practices | FCP | LCP | TBT | CLS | bytes |",
         "|---|---|---|---|---|---|---|---|---|",
