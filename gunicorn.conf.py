@@ -13,14 +13,35 @@ workers = 2
 worker_class = "gthread"
 threads = 16
 
-# At most 24 connections per worker: the 16 being served and 8 idle keep-alive ones (gunicorn
-# closes a connection after its response rather than keep more). Beyond that a worker stops
-# accepting and new connections wait in the kernel's listen queue, which both workers take
-# from in arrival order. Without the bound (gunicorn's default is 1,000), whichever worker
-# happened to accept a connection kept it queued behind its own 16 threads, and the workers'
-# queues grew unevenly: PostgreSQL, 437 → 504 ballots/s and p99 276 → 209 ms with the bound;
-# SQLite unchanged within the noise (885 and 839/s, p99 148 and 142 ms).
+# At most 24 connections per worker, of every kind: being served, waiting for a thread, idle
+# between two requests of one client (keep-alive: gunicorn keeps at most 24 - 16 = 8 of those,
+# and closes a connection after its response rather than keep more), or accepted but silent
+# so far. A worker at its bound stops accepting; new connections wait in the kernel's listen
+# queue, which both workers take from in arrival order. Without the bound (gunicorn's default
+# is 1,000), whichever worker happened to accept a connection kept it queued behind its own
+# 16 threads, and the workers' queues grew unevenly: PostgreSQL, 437 → 504 ballots/s and p99
+# 276 → 209 ms with the bound; SQLite unchanged within the noise (885 and 839/s, p99 148 and
+# 142 ms).
 worker_connections = 24
 
 # gunicorn 27 opens a control socket in the home folder by default; nothing here uses it.
 control_socket_disable = True
+
+# A phone that leaves the hall's Wi-Fi in the middle of sending a request leaves its thread
+# waiting for the rest, and gthread reads without a time limit: the thread would be lost for
+# good, and 16 such phones would stop a worker. TCP keepalive on the listening socket (each
+# accepted connection inherits it) asks a silent peer after 20 s, every 5 s, and gives up
+# after 3 unanswered probes: the read fails and the thread is free again after about 35 s.
+# A phone that is still there answers the probes and keeps its connection.
+KEEPALIVE_IDLE_SECONDS, KEEPALIVE_INTERVAL_SECONDS, KEEPALIVE_PROBES = 20, 5, 3
+
+
+def when_ready(server):
+    import socket
+
+    for listener in server.LISTENERS:
+        if listener.family in (socket.AF_INET, socket.AF_INET6):
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_IDLE_SECONDS)
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL_SECONDS)
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)

@@ -64,8 +64,9 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = config_class.database_url(app.instance_path)
     # Enough connections for a worker's threads (16) plus the one writing a batch of ballots
     # (services.group_commit), so that no cast waits for a connection. Errors and logs never
-    # show a statement's parameters: a cast's are a slip and a ballot's contents (R23).
-    pool = {"pool_size": 20, "max_overflow": 5, "pool_timeout": 30, "hide_parameters": True}
+    # show a statement's parameters: a cast's are a slip and a ballot's contents (R23). The
+    # most recently used connection goes out first, so idle ones stay idle (app/pool.py).
+    pool = {"pool_size": 20, "max_overflow": 5, "pool_timeout": 30, "hide_parameters": True, "pool_use_lifo": True}
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], **pool}
 
     proxies = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)

@@ -74,3 +74,20 @@ def test_without_the_ping_a_cut_connection_fails_its_statement():
         _select_one(engine)
     _select_one(engine)  # SQLAlchemy invalidated the pool: the next checkout connects afresh
     engine.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL: a server process to cut the connection")
+def test_one_dead_connection_replaces_the_whole_pool():
+    """A connection cut while idle means the database restarted: the others were cut too, so
+    they are all replaced, as ``pool_pre_ping`` would (none of them fails a request)."""
+    engine = create_engine(_normalized_pg_url(), pool_size=2, max_overflow=0, pool_use_lifo=True)
+    ping_when_idle(engine, idle_seconds=0)
+    first, second = engine.connect(), engine.connect()
+    pids = [conn.execute(text("SELECT pg_backend_pid()")).scalar() for conn in (first, second)]
+    first.close()
+    second.close()  # the next checkout takes this one: last in, first out
+    _terminate(pids[1])
+    with engine.connect() as a, engine.connect() as b:
+        now = {conn.execute(text("SELECT pg_backend_pid()")).scalar() for conn in (a, b)}
+    assert not now & set(pids)
+    engine.dispose()
