@@ -188,6 +188,7 @@ def register_cli(app: Flask) -> None:
         pdf = documents.slip_sheet_pdf(
             meeting.title, slip_service.printable(meeting, issued, base), vote_url_hint=f"{base}/v", progress=progress
         )
+        slip_service.record_print(meeting, issued, CLI_ACTOR)
         with open(pdf_path, "wb") as fh:
             fh.write(pdf)
         for warning in slip_service.category_warnings(meeting):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
+import re
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -14,12 +17,23 @@ from .forms import LoginForm
 
 bp = Blueprint("auth", __name__)
 
+#: What ``Organizer.get_id()`` makes: the id, a colon, 16 hex digits of password fingerprint.
+SESSION_USER_ID = re.compile(r"([0-9]{1,18}):([0-9a-f]{16})")
+
 
 @login_manager.user_loader
 def load_user(user_id: str) -> Organizer | None:
-    # A stopped account's open sessions end here, at their next request.
-    user = db.session.get(Organizer, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+    # Sessions end here, at their next request: a stopped account's, and those opened before
+    # the password was last set (their fingerprint is stale). The same goes for a remember-me
+    # cookie, which Flask-Login passes here too. Anything else (a bare id from before
+    # fingerprints, a malformed value) is simply not logged in, never an error.
+    match = SESSION_USER_ID.fullmatch(str(user_id))
+    if match is None:
+        return None
+    user = db.session.get(Organizer, int(match[1]))
+    if user is None or not user.is_active:
+        return None
+    return user if hmac.compare_digest(match[2], user.session_fingerprint()) else None
 
 
 def _safe_next(target: str | None) -> str:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,6 +47,26 @@ class Organizer(UserMixin, db.Model):
     @property
     def role_label(self) -> str:
         return ROLE_LABELS.get(self.role, self.role)
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session cookie (and would keep in a remember-me
+        cookie): the id and the password's ``session_fingerprint``. Setting a password changes
+        the fingerprint, so the user loader (auth/views.py) ends every session opened before."""
+        return f"{self.id}:{self.session_fingerprint()}"
+
+    def session_fingerprint(self) -> str:
+        """16 hex digits of HMAC-SHA256(SECRET_KEY, password hash).
+
+        Keyed rather than a bare SHA-256 of the hash: the session cookie is signed, not
+        encrypted, so whoever holds it can read it; keyed, the value says nothing about the
+        hash outside this server. The label keeps this use of the key apart from the slip
+        codes it also derives. Every hash has a fresh salt, so even setting the same password
+        again changes the fingerprint. 64 bits are plenty: the cookie's signature, not this
+        value, stops forgery; this only has to change when the hash does.
+        """
+        key = current_app.config["SECRET_KEY"].encode("utf-8")
+        message = b"organizer-session:" + self.password_hash.encode("utf-8")
+        return hmac.new(key, message, hashlib.sha256).hexdigest()[:16]
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -18,7 +18,7 @@ from ..extensions import db
 from ..models import Meeting, Slip
 from ..services import documents, jobs, slips as slip_service
 from ..services.exports import MIME_TYPES
-from .views import _download, bp
+from .views import _actor, _download, bp
 
 JOB_KIND = "slip-sheet"
 
@@ -27,10 +27,12 @@ def start_slip_sheet(meeting: Meeting, issued: list[Slip], filename: str, label:
     """Start the slip sheet of ``issued`` as a job and send the organizer to its page.
 
     The slips are read here, in the request (the codes need the app's secret); the job gets
-    plain data only.
+    plain data only. The audit log records the print (who, how many, which categories) before
+    the job starts.
     """
     base = slip_service.public_base_url()
     printable = slip_service.printable(meeting, issued, base)
+    slip_service.record_print(meeting, issued, _actor())
     work = functools.partial(_slip_sheet, meeting.title, printable, f"{base}/v")
     job = jobs.start(
         current_app.instance_path, kind=JOB_KIND, meeting_id=meeting.id, filename=filename, total=len(printable), work=work, label=label

@@ -4,7 +4,7 @@ password, stop. The rules (last admin, no deletion) live in services.users."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from ..extensions import db
 from ..models import Organizer
@@ -76,7 +76,7 @@ def user_role(user_id: int):
 
 @bp.post("/users/<int:user_id>/password")
 def user_password(user_id: int):
-    """Set a new password for an account (the admin tells its owner)."""
+    """Set a new password for an account (the admin tells its owner); its other open sessions end."""
     user = _user(user_id)
     form = PasswordResetForm()
     if not form.validate_on_submit():
@@ -85,6 +85,10 @@ def user_password(user_id: int):
         user_service.reset_password(user, form.password.data, current_user.username)
     except user_service.UserError as error:
         return _users_page(400, [str(error)])
+    if user.id == current_user.id:
+        # The new password ends the account's sessions (services.users); the one that just
+        # set it carries on under the new fingerprint, the others end at their next request.
+        login_user(user)
     flash(f"「{user.username}」的密码已重置", "ok")
     return redirect(url_for(".users"))
 

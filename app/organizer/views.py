@@ -311,6 +311,7 @@ def slip_pdf(meeting_id: int, slip_id: int):
     slip = db.get_or_404(Slip, slip_id)
     if slip.meeting_id != m.id or slip.is_void:
         abort(404)
+    slip_service.record_print(m, [slip], _actor(), slip_id=slip.id)
     return _slip_pdf_response(m, [slip], f"补发测评码-{m.id}.pdf")
 
 

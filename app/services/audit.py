@@ -40,6 +40,7 @@ ACTION_LABELS = {
     "round.result_mode": "设置大屏显示方式",
     "round.items": "设置选票内容",
     "slips.issue": "生成测评码",
+    "slips.print": "打印测评码",
     "slip.void": "作废测评码",
     "units.import": "导入单位名单",
     "unit.save": "保存单位",

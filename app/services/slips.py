@@ -96,6 +96,25 @@ def void(slip: Slip, reason: str, actor: str, *, replace: bool = True) -> Slip |
     return replacement
 
 
+def record_print(meeting: Meeting, printed: Sequence[Slip], actor: str, *, slip_id: int | None = None) -> None:
+    """Log a slip sheet being made, and commit: whoever holds a printout can vote, so the log
+    says who printed how many slips of which categories — never a code.
+
+    Callers log before they write the sheet: the log may then name a sheet that a failed job
+    never made, but never miss one that exists. Only usable slips are ever printed (callers
+    leave voided ones out), so the entry needs no word on voided slips.
+
+    :param printed: the slips on the sheet.
+    :param slip_id: the slip, when the sheet is one replacement slip.
+    """
+    categories = list(dict.fromkeys(slip.category.code for slip in printed))  # sheet order
+    detail = {"category": categories, "count": len(printed)}
+    if slip_id is not None:
+        detail["slip_id"] = slip_id
+    audit.log(actor, "slips.print", meeting.id, **detail)
+    db.session.commit()
+
+
 def counts_by_category(meeting: Meeting) -> dict[int, int]:
     """Usable (not void) slips per category id."""
     return dict(

@@ -6,6 +6,11 @@ A stopped account keeps its row with the role ``disabled``: it cannot log in, it
 sessions end at their next request (the user loader refuses it), and an admin can give it a
 role again.
 
+Setting a password (``reset_password``, ``save_user``) ends the account's open sessions too:
+a session carries a fingerprint of the password hash (``Organizer.get_id``) that the user
+loader checks. An admin who resets their own password on the web stays logged in there
+(the view logs them in again).
+
 There is always at least one admin: a change that would leave none is refused. The check
 locks the admins' rows (``FOR UPDATE`` on PostgreSQL), so two admins demoting each other at
 the same moment cannot both succeed; SQLite serialises writers and refuses the later one.
@@ -107,7 +112,10 @@ def set_role(user: Organizer, role: str, actor: str) -> None:
 
 
 def reset_password(user: Organizer, password: str, actor: str) -> None:
-    """:raises UserError: for a short password. The password itself is never logged."""
+    """Set a new password; sessions opened with the old one end at their next request.
+
+    :raises UserError: for a short password. The password itself is never logged.
+    """
     check_password(password)
     user.set_password(password)
     audit.log(actor, "user.password", None, username=user.username)
@@ -129,7 +137,8 @@ def disable(user: Organizer, actor: str) -> None:
 
 def save_user(username: str, role: str, password: str, actor: str) -> tuple[Organizer, bool]:
     """The shell's way in (``create-user``, ``create-admin``): create the account, or set the
-    password and role of the existing one (recovery when nobody can log in).
+    password and role of the existing one (recovery when nobody can log in). A new password
+    ends the account's open sessions, as ``reset_password`` does.
 
     :return: the account and whether it was created.
     :raises UserError: as for ``create_user`` and ``set_role``.

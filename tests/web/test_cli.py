@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Meeting, Organizer, Slip
+from app.models import AuditEntry, Meeting, Organizer, Slip
 from app.services import meetings, voting
 from app.services.results import report_as_dict, round_report
 
@@ -127,6 +127,22 @@ def test_slips_writes_the_new_slips_to_a_pdf(runner, make_meeting, tmp_path):
     assert count(Slip) == before + 13
     a = meeting.categories[0].id
     assert db.session.scalar(select(db.func.count()).select_from(Slip).where(Slip.category_id == a)) == 23
+
+
+def test_slips_logs_the_issue_and_the_print(runner, make_meeting, tmp_path):
+    """R25: the command issues slips and prints them: two audit entries by ``cli``, the print
+    with its category and count and never a code."""
+    meeting = make_meeting()
+    db.session.rollback()
+    last = db.session.scalar(select(db.func.max(AuditEntry.id)))
+    result = runner.invoke(args=["slips", str(meeting.id), "-c", "b", "-n", "5", "--pdf", str(tmp_path / "slips.pdf")])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.id > last).order_by(AuditEntry.id)).all()
+    assert [(e.actor, e.action, e.meeting_id, e.detail) for e in entries] == [
+        ("cli", "slips.issue", meeting.id, {"category": "B", "count": 5}),
+        ("cli", "slips.print", meeting.id, {"category": ["B"], "count": 5}),
+    ]
 
 
 def test_slips_prints_progress_on_stderr(runner, make_meeting, tmp_path):

@@ -387,6 +387,133 @@ def test_disabled_user_cannot_log_in_and_their_session_ends(admin, app):
     assert AuthActions(app.test_client()).login("jipiao", PASSWORD).status_code == 302
 
 
+NEW_PASSWORD = {"password": "brand new pass", "confirm": "brand new pass"}
+
+
+def test_a_password_reset_ends_the_accounts_other_sessions(admin, app):
+    """A reset password ends every session opened with the old one, at its next request (the
+    session carries a fingerprint of the password hash); the new password logs in."""
+    user = make_user("jipiao", COUNTER)
+    other = app.test_client()
+    AuthActions(other).login("jipiao", PASSWORD)
+    assert other.get("/organizer/").status_code == 200
+
+    assert admin.post(f"/organizer/users/{user.id}/password", NEW_PASSWORD).status_code == 302
+    assert is_login_redirect(other.get("/organizer/"))
+    assert audit_entries("user.password")[-1].detail == {"username": "jipiao"}
+    again = app.test_client()
+    assert AuthActions(again).login("jipiao", "brand new pass").status_code == 302
+    assert again.get("/organizer/").status_code == 200
+
+
+def test_resetting_someone_elses_password_keeps_the_admin_logged_in(admin):
+    """Only the account whose password changed is logged out, never the admin who changed it."""
+    user = make_user("jipiao", COUNTER)
+    assert admin.post(f"/organizer/users/{user.id}/password", NEW_PASSWORD).status_code == 302
+    page = admin.get("/organizer/users")
+    assert page.status_code == 200 and "「jipiao」的密码已重置" in text(page)
+
+
+def test_resetting_ones_own_password_keeps_this_session_and_ends_the_others(admin, app):
+    """An admin who resets their own password stays logged in where they did it (logged in
+    again under the new fingerprint); their session elsewhere ends."""
+    elsewhere = app.test_client()
+    AuthActions(elsewhere).login("zuzhibu", PASSWORD)
+    assert elsewhere.get("/organizer/").status_code == 200
+    me = user_named("zuzhibu")
+
+    response = admin.post(f"/organizer/users/{me.id}/password", {"password": "my new password", "confirm": "my new password"})
+    assert response.status_code == 302 and urlparse(response.headers["Location"]).path == "/organizer/users"
+    page = admin.get("/organizer/users")
+    assert page.status_code == 200 and "「zuzhibu」的密码已重置" in text(page)
+    assert is_login_redirect(elsewhere.get("/organizer/"))
+    entry = audit_entries("user.password")[-1]
+    assert (entry.actor, entry.detail) == ("zuzhibu", {"username": "zuzhibu"})
+
+
+def test_cli_password_reset_ends_open_sessions(app, runner):
+    """``create-user``/``create-admin`` on an existing account set its password (services
+    save_user): sessions opened with the old one end as well."""
+    make_user("jipiao", COUNTER)
+    other = app.test_client()
+    AuthActions(other).login("jipiao", PASSWORD)
+    assert other.get("/organizer/").status_code == 200
+    result = runner.invoke(args=["create-user", "jipiao", "--role", "counter", "--password-stdin"], input="newpassword\n")
+    assert result.exit_code == 0, result.output
+    assert is_login_redirect(other.get("/organizer/"))
+    assert audit_entries("user.password")[-1].actor == "cli"
+
+
+def _session_user_id(client, value: str) -> None:
+    with client.session_transaction() as session:
+        session["_user_id"] = value
+        session["_fresh"] = True
+
+
+def test_a_session_with_the_current_fingerprint_is_logged_in(app):
+    """The control for the tests below: a session holding what ``get_id()`` makes logs in."""
+    user = make_user("jipiao", COUNTER)
+    browser = app.test_client()
+    _session_user_id(browser, user.get_id())
+    assert browser.get("/organizer/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "{id}",  # the old format: a bare id, from before fingerprints
+        "{id}:",
+        ":{fp}",
+        "{id}:{fp}0",
+        "{id}:{fp_upper}",
+        "{id}:{fp_short}é",
+        "{id}:{fp} ",
+        "abc",
+        "",
+        "99999999999999999999999:{fp}",
+        "{id}:{fp}:{fp}",
+    ],
+)
+def test_an_old_format_or_malformed_session_is_logged_out(app, shape):
+    """A session whose user id is not ``<id>:<fingerprint>`` is simply not logged in: the
+    login page, never an error."""
+    user = make_user("jipiao", COUNTER)
+    fp = user.session_fingerprint()
+    browser = app.test_client()
+    _session_user_id(browser, shape.format(id=user.id, fp=fp, fp_upper=fp.upper(), fp_short=fp[:-1]))
+    assert is_login_redirect(browser.get("/organizer/"))
+
+
+def test_a_tampered_fingerprint_is_logged_out(app):
+    """The right id with a fingerprint of the right shape but not this password's: logged out."""
+    user = make_user("jipiao", COUNTER)
+    fp = user.session_fingerprint()
+    for forged in ("0" * 16, fp[:-1] + ("0" if fp[-1] != "0" else "1")):
+        browser = app.test_client()
+        _session_user_id(browser, f"{user.id}:{forged}")
+        assert is_login_redirect(browser.get("/organizer/")), forged
+
+
+def test_a_remember_me_cookie_follows_the_same_rule(app, admin):
+    """Flask-Login hands a remember-me cookie's id to the same user loader: one with the
+    current fingerprint logs in, a bare id or one from before a reset does not."""
+    from flask_login.utils import encode_cookie
+
+    user = make_user("jipiao", COUNTER)
+    before_reset = user.get_id()
+
+    def with_cookie(value: str):
+        browser = app.test_client()
+        browser.set_cookie("remember_token", encode_cookie(value))
+        return browser.get("/organizer/")
+
+    assert with_cookie(before_reset).status_code == 200
+    assert is_login_redirect(with_cookie(str(user.id)))
+    assert admin.post(f"/organizer/users/{user.id}/password", NEW_PASSWORD).status_code == 302
+    assert is_login_redirect(with_cookie(before_reset))
+    assert with_cookie(user_named("jipiao").get_id()).status_code == 200
+
+
 def test_the_last_admin_cannot_demote_or_disable_themself(admin):
     """At least one admin always remains: the refusal is explained and changes nothing."""
     me = user_named("zuzhibu")

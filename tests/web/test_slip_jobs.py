@@ -11,6 +11,10 @@ from urllib.parse import urlparse
 
 import pytest
 
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEntry
 from app.organizer import jobs as job_views
 from app.services import jobs
 from tests.conftest import follow_slip_job
@@ -178,3 +182,47 @@ def test_without_slips_no_job_starts(org, make_meeting, app):
     response = org.get(f"/organizer/meetings/{meeting.id}/slips.pdf", follow_redirects=True)
     assert "还没有可打印的测评码" in text(response)
     assert not jobs.jobs_dir(app.instance_path).exists() or not any(jobs.jobs_dir(app.instance_path).iterdir())
+
+
+def _print_entries() -> list[AuditEntry]:
+    db.session.rollback()  # a fresh snapshot
+    return db.session.scalars(select(AuditEntry).where(AuditEntry.action == "slips.print").order_by(AuditEntry.id)).all()
+
+
+def test_starting_a_job_logs_who_printed_what(org, make_meeting, codes_of):
+    """R25: whoever holds a printout can vote, so starting a sheet writes one audit entry —
+    the organizer, the meeting, the categories and how many slips (voided ones are never
+    printed) — and never a code; the log page names it 打印测评码."""
+    meeting = make_meeting()
+    org.post(f"/organizer/meetings/{meeting.id}/slips/void", {"code": codes_of(meeting, "C")[0], "reason": "遗失"})
+    page = _start(org, meeting.id)
+    entries = _print_entries()
+    assert [(e.actor, e.meeting_id) for e in entries] == [("kaohe", meeting.id)]
+    assert entries[0].detail == {"category": ["A", "B", "C"], "count": 29}
+    assert not any(code in repr(entries[0].detail) for code in codes_of(meeting))
+    assert _wait(org, page)["state"] == "done"
+    assert len(_print_entries()) == 1  # the job's progress and its download add none
+
+    _start(org, meeting.id, "?category=b")
+    assert _print_entries()[-1].detail == {"category": ["B"], "count": 10}
+    html = text(org.get(f"/organizer/meetings/{meeting.id}/audit"))
+    assert html.count("打印测评码") == 2 and "类别：A、B、C；张数：29" in html and "类别：B；张数：10" in html
+
+
+def test_printing_a_replacement_slip_is_logged(org, make_meeting, codes_of):
+    """R25: the one-slip PDF of a replacement is a printout too: one entry per download, with
+    the slip's id (not its code)."""
+    meeting = make_meeting()
+    lost = codes_of(meeting, "B")[0]
+    response = org.post(f"/organizer/meetings/{meeting.id}/slips/void", {"code": lost, "reason": "遗失", "replace": "y"})
+    replacement_id = int(response.headers["Location"].rsplit("replacement=", 1)[1])
+    assert org.get(f"/organizer/meetings/{meeting.id}/slips/{replacement_id}.pdf").status_code == 200
+    entries = _print_entries()
+    assert [(e.actor, e.detail) for e in entries] == [("kaohe", {"category": ["B"], "count": 1, "slip_id": replacement_id})]
+
+
+def test_without_slips_nothing_is_logged(org, make_meeting):
+    """No sheet, no print entry."""
+    meeting = make_meeting(slips={})
+    org.get(f"/organizer/meetings/{meeting.id}/slips.pdf")
+    assert _print_entries() == []
