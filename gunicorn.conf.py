@@ -13,16 +13,18 @@ workers = 2
 worker_class = "gthread"
 threads = 16
 
-# At most 24 connections per worker, of every kind: being served, waiting for a thread, idle
-# between two requests of one client (keep-alive: gunicorn keeps at most 24 - 16 = 8 of those,
-# and closes a connection after its response rather than keep more), or accepted but silent
-# so far. A worker at its bound stops accepting; new connections wait in the kernel's listen
-# queue, which both workers take from in arrival order. Without the bound (gunicorn's default
-# is 1,000), whichever worker happened to accept a connection kept it queued behind its own
-# 16 threads, and the workers' queues grew unevenly: PostgreSQL, 437 → 504 ballots/s and p99
-# 276 → 209 ms with the bound; SQLite unchanged within the noise (885 and 839/s, p99 148 and
-# 142 ms).
-worker_connections = 24
+# At most 40 connections per worker, of every kind: being served, waiting for a thread, idle
+# between two requests of one client (keep-alive: gunicorn keeps at most 40 - 16 = 24 of
+# those, and closes a connection after its response rather than keep more), or accepted but
+# silent so far. A worker at its bound stops accepting; new connections wait in the kernel's
+# listen queue, which both workers take from in arrival order. Without the bound (gunicorn's
+# default is 1,000), whichever worker happened to accept a connection kept it queued behind
+# its own 16 threads, and the workers' queues grew unevenly. Interleaved A/B on PostgreSQL at
+# 64 clients: 1,000 → 40, 570 → 671 ballots/s and p99 212 → 164 ms; 24 did the same as 40
+# (676 and 674/s), so the bound leaves room for keep-alive and for silent connections (a
+# phone's speculative pre-connect holds a slot for up to 7 s). SQLite: unchanged within the
+# noise.
+worker_connections = 40
 
 # gunicorn 27 opens a control socket in the home folder by default; nothing here uses it.
 control_socket_disable = True

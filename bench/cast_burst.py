@@ -1,5 +1,5 @@
 """Benchmark: a burst of ballots through the JSON API against gunicorn as documented for
-production in docs/deploy.md (gunicorn.conf.py: 2 workers × 16 threads, gthread, at most 24
+production in docs/deploy.md (gunicorn.conf.py: 2 workers × 16 threads, gthread, at most 40
 connections per worker).
 
     .venv/bin/python bench/cast_burst.py [--db sqlite|postgresql] [--slips 1000] [--targets 30] [--clients 1,16,64] [--repeat 3]
@@ -203,7 +203,7 @@ SHAPE = (("BENCH_WORKERS", "-w"), ("BENCH_THREADS", "--threads"), ("BENCH_CONNEC
 
 def server_description() -> str:
     overrides = ", ".join(f"{flag} {os.environ[variable]}" for variable, flag in SHAPE if os.environ.get(variable))
-    return "gunicorn.conf.py (2 workers × 16 threads, gthread, 24 connections per worker)" + (f" overridden by {overrides}" if overrides else "")
+    return "gunicorn.conf.py (2 workers × 16 threads, gthread, 40 connections per worker)" + (f" overridden by {overrides}" if overrides else "")
 
 
 def start_server(url: str, instance: str, extra_env: dict | None = None, app: str = "wsgi:app") -> tuple[int, subprocess.Popen]:
