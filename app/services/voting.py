@@ -25,6 +25,7 @@ import fcntl
 import os
 import secrets
 import threading
+import weakref
 from contextlib import contextmanager
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -396,7 +397,7 @@ def _cast(slip, round_, marks: Mapping, items: Mapping | None, *, is_paper: bool
     # ``cast_code`` reads outside the session, which then has nothing to end.
     if db.session().in_transaction():
         db.session.commit()
-    _GROUP.submit(job)
+    _group().submit(job)
     return job.receipt
 
 
@@ -438,15 +439,28 @@ def _sqlite_writer():
 
 _SQLITE_WRITE_LOCK = threading.Lock()
 _LOCK_FILES: dict[str, int] = {}
-_GROUP = group_commit.GroupCommit(
-    _sqlite_writer,
-    new_receipt_code,
-    (
-        lambda: AlreadyVoted(ALREADY_VOTED),
-        lambda: RoundNotOpen("本轮投票已结束"),
-        lambda: VotingError("投票未能保存，请重新提交", status=503, reason="retry"),
-    ),
+_ERRORS = (
+    lambda: AlreadyVoted(ALREADY_VOTED),
+    lambda: RoundNotOpen("本轮投票已结束"),
+    lambda: VotingError("投票未能保存，请重新提交", status=503, reason="retry"),
 )
+#: The batch queue of each database engine in this process (weakly: a test's app goes away).
+#: One queue per process would let the leader of a batch write another app's casts into its
+#: own database when two apps share a process (tests, embedding).
+_GROUPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_GROUPS_LOCK = threading.Lock()
+
+
+def _group() -> group_commit.GroupCommit:
+    """The batch queue for the current app's database."""
+    engine = db.engine
+    found = _GROUPS.get(engine)
+    if found is None:
+        with _GROUPS_LOCK:
+            found = _GROUPS.get(engine)
+            if found is None:
+                found = _GROUPS[engine] = group_commit.GroupCommit(_sqlite_writer, new_receipt_code, _ERRORS)
+    return found
 
 
 def _lock_file(path: str) -> int:

@@ -43,7 +43,7 @@ def test_a_batch_keeps_every_refusal_to_its_own_cast(make_meeting, codes_of):
         _job(slips[3], first.id, target, receipt="AAAA2222"),  # the same receipt drawn twice
         _job(slips[4], first.id, target),
     ]
-    voting._GROUP._write(batch)
+    voting._group()._write(batch)
     outcomes = [type(job.error).__name__ if job.error else "ok" for job in batch]
     assert outcomes == ["ok", "AlreadyVoted", "AlreadyVoted", "RoundNotOpen", "ok", "ok"]
     assert batch[4].receipt != "AAAA2222"
@@ -67,7 +67,7 @@ def test_a_failing_batch_writes_nothing_and_asks_everyone_to_retry(make_meeting,
 
     monkeypatch.setattr(group_commit.GroupCommit, "_insert", staticmethod(broken))
     batch = [_job(s, round_.id, round_.targets[0].id) for s in slips]
-    voting._GROUP._write(batch)
+    voting._group()._write(batch)
     assert all(isinstance(job.error, voting.VotingError) and job.error.status == 503 for job in batch)
     assert count(SlipUse) == 0 and count(Ballot) == 0 and count(Receipt) == 0
     assert live.turnout(round_.meeting_id)[round_.id] == 0
@@ -130,7 +130,7 @@ def test_a_batch_stopped_midway_acknowledges_none_of_its_casts(make_meeting, cod
     monkeypatch.setattr(group_commit.GroupCommit, "_insert", staticmethod(stopped))
     batch = [_job(s, round_.id, round_.targets[0].id) for s in slips]
     with pytest.raises(Stopped):
-        voting._GROUP._write(batch)
+        voting._group()._write(batch)
     assert all(isinstance(job.error, voting.VotingError) and job.error.status == 503 for job in batch)
     assert count(SlipUse) == 0 and count(Ballot) == 0
 
@@ -156,7 +156,7 @@ def test_one_cast_that_cannot_be_written_does_not_fail_its_batch(make_meeting, c
         real_insert(conn, accepted)
 
     monkeypatch.setattr(group_commit.GroupCommit, "_insert", staticmethod(fails_with_the_bad_one))
-    voting._GROUP._write(batch)
+    voting._group()._write(batch)
     assert [job.error is None for job in batch] == [True, False, True]
     assert isinstance(batch[1].error, voting.VotingError) and batch[1].error.status == 503
     assert count(SlipUse) == 2 and count(Ballot) == 2 and count(Receipt) == 2
@@ -173,3 +173,18 @@ def test_bulk_inserts_refuse_values_that_would_skip_their_column_type(app):
 
     with db.engine.connect() as conn, pytest.raises(TypeError, match="Decimal"):
         insert_many(conn, Receipt.__table__, [{"round_id": Decimal(1), "code": "AAAA2222"}])
+
+
+def test_each_database_has_its_own_batch_queue(app, tmp_path):
+    """Two apps in one process (tests, embedding) never share a batch: the leader of a batch
+    writes into its own app's database, so another app's casts must not join it."""
+    from app import create_app
+    from tests.conftest import _make_config
+
+    mine = voting._group()
+    assert voting._group() is mine
+    other = create_app(_make_config("sqlite:///" + str(tmp_path / "other.sqlite3"), str(tmp_path / "other")))
+    with other.app_context():
+        theirs = voting._group()
+        assert theirs is not mine and voting._group() is theirs
+    assert voting._group() is mine
