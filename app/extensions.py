@@ -1,5 +1,10 @@
 """Extensions, created unbound and bound in create_app()."""
 
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
 from flask_compress import Compress
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -29,3 +34,27 @@ compress = Compress()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "请先登录"
+
+
+T = TypeVar("T")
+
+
+class PerEngine(Generic[T]):
+    """One object per database engine of this process, made on first use (``get`` in an app
+    context): for caches and queues that must never mix two databases, as two apps in one
+    process (tests, embedding) would. Kept weakly: an app and its engine go away together."""
+
+    def __init__(self, make: Callable[[], T]):
+        self._make = make
+        self._made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        engine = db.engine
+        found = self._made.get(engine)
+        if found is None:
+            with self._lock:
+                found = self._made.get(engine)
+                if found is None:
+                    found = self._made[engine] = self._make()
+        return found

@@ -1,6 +1,5 @@
 """Benchmark: a burst of ballots through the JSON API against gunicorn as documented for
-production in docs/deploy.md (gunicorn.conf.py: 2 workers × 16 threads, gthread, at most 40
-connections per worker).
+production in docs/deploy.md (``-c gunicorn.conf.py``; the table names the shape it sets).
 
     .venv/bin/python bench/cast_burst.py [--db sqlite|postgresql] [--slips 1000] [--targets 30] [--clients 1,16,64] [--repeat 3]
 
@@ -131,7 +130,8 @@ def open_round(round_id: int) -> None:
 def burst(
     port: int, codes: list[str], round_id: int, target_ids: list[int], clients: int, acks: list[float] | None = None
 ) -> tuple[float, list[float], list[str]]:
-    """Cast one ballot per code from ``clients`` keep-alive connections; ``acks`` receives the
+    """Cast one ballot per code from ``clients`` clients, each ballot on a fresh connection
+    (``BENCH_KEEPALIVE=1``: one kept-alive connection per client); ``acks`` receives the
     monotonic time each 201 arrived.
 
     The clients are asyncio connections in this one thread, writing raw HTTP/1.1: the load
@@ -202,8 +202,13 @@ SHAPE = (("BENCH_WORKERS", "-w"), ("BENCH_THREADS", "--threads"), ("BENCH_CONNEC
 
 
 def server_description() -> str:
+    """The server's shape as gunicorn.conf.py sets it (read from the file), and any override."""
+    import runpy
+
+    conf = runpy.run_path(os.path.join(ROOT, "gunicorn.conf.py"))
+    shape = f"{conf['workers']} workers × {conf['threads']} threads, {conf['worker_class']}, {conf['worker_connections']} connections per worker"
     overrides = ", ".join(f"{flag} {os.environ[variable]}" for variable, flag in SHAPE if os.environ.get(variable))
-    return "gunicorn.conf.py (2 workers × 16 threads, gthread, 40 connections per worker)" + (f" overridden by {overrides}" if overrides else "")
+    return f"gunicorn.conf.py ({shape})" + (f" overridden by {overrides}" if overrides else "")
 
 
 def start_server(url: str, instance: str, extra_env: dict | None = None, app: str = "wsgi:app") -> tuple[int, subprocess.Popen]:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import functools
 import re
 import threading
-import weakref
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 
 from ..core.scales import KIND_LABELS, PERSON, TEAM, level_labels, plain_number
-from ..extensions import db
+from ..extensions import PerEngine, db
 from ..models import DIMENSION, INTENT, REVERSE, BallotItem, Round, RoundRef, RoundState, RoundTarget, StateError, Target
 from . import audit
 
@@ -122,9 +121,8 @@ class BallotSpec:
         return any(not k.is_plain for k in self.kinds.values())
 
 
-#: Per database engine (weakly: a test's app and its engine go away), the specs of opened
-#: rounds, keyed by the round and its opening time.
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: Per database engine, the specs of opened rounds, keyed by the round and its opening time.
+_CACHE: PerEngine[dict] = PerEngine(dict)
 _CACHE_LOCK = threading.Lock()
 
 
@@ -135,7 +133,7 @@ def ballot_spec(round_: Round | RoundRef) -> BallotSpec:
     key = (round_.id, round_.opened_dt)
     cacheable = round_.opened_dt is not None
     if cacheable:
-        found = _CACHE.get(db.engine, {}).get(key)
+        found = _CACHE.get().get(key)
         if found is not None:
             return found
     if not isinstance(round_, Round):  # the cast's plain row: the whole round, once per round
@@ -168,7 +166,7 @@ def ballot_spec(round_: Round | RoundRef) -> BallotSpec:
     )
     if cacheable:
         with _CACHE_LOCK:
-            specs = _CACHE.setdefault(db.engine, {})
+            specs = _CACHE.get()
             if len(specs) > 256:  # a process sees few rounds; never grow without bound
                 specs.clear()
             specs[key] = spec

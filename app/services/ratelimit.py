@@ -88,12 +88,11 @@ def retry_after(limit: Limit, subject: str) -> int | None:
 
 def record_failure(limit: Limit, subject: str) -> None:
     """Count one failure, atomically (an upsert), in its own short transaction."""
-    now = time.time()
-    window = _window(limit, now)
+    current = check(limit, subject)
     table = RateCounter.__table__
-    statement = dialect_insert(db.engine, table).values(key=_key(limit, subject), window=window, count=1)
+    statement = dialect_insert(db.engine, table).values(key=current.key, window=current.window, count=1)
     statement = statement.on_conflict_do_update(index_elements=["key", "window"], set_={"count": table.c.count + 1})
     db.session.execute(statement)
     if random.random() < 0.01:  # sweep windows older than a day
-        db.session.execute(delete(RateCounter).where(RateCounter.window < int(now) - 86400))
+        db.session.execute(delete(RateCounter).where(RateCounter.window < int(current.now) - 86400))
     db.session.commit()

@@ -25,7 +25,6 @@ import fcntl
 import os
 import secrets
 import threading
-import weakref
 from contextlib import contextmanager
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from sqlalchemy import and_, bindparam, exists, literal, select
 
 from ..core import codes
 from ..core.scales import LEVEL_COUNT
-from ..extensions import db
+from ..extensions import PerEngine, db
 from ..models import RateCounter, Round, RoundRef, RoundState, Slip, SlipRef, SlipUse
 from . import group_commit, items as item_service, ratelimit, slips as slip_service
 
@@ -444,23 +443,10 @@ _ERRORS = (
     lambda: RoundNotOpen("本轮投票已结束"),
     lambda: VotingError("投票未能保存，请重新提交", status=503, reason="retry"),
 )
-#: The batch queue of each database engine in this process (weakly: a test's app goes away).
-#: One queue per process would let the leader of a batch write another app's casts into its
-#: own database when two apps share a process (tests, embedding).
-_GROUPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_GROUPS_LOCK = threading.Lock()
-
-
-def _group() -> group_commit.GroupCommit:
-    """The batch queue for the current app's database."""
-    engine = db.engine
-    found = _GROUPS.get(engine)
-    if found is None:
-        with _GROUPS_LOCK:
-            found = _GROUPS.get(engine)
-            if found is None:
-                found = _GROUPS[engine] = group_commit.GroupCommit(_sqlite_writer, new_receipt_code, _ERRORS)
-    return found
+#: The batch queue of each database engine: one per process would let the leader of a batch
+#: write another app's casts into its own database when two apps share a process.
+_GROUPS: PerEngine[group_commit.GroupCommit] = PerEngine(lambda: group_commit.GroupCommit(_sqlite_writer, new_receipt_code, _ERRORS))
+_group = _GROUPS.get
 
 
 def _lock_file(path: str) -> int:
